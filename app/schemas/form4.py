@@ -14,8 +14,12 @@ from typing import Any, Literal
 TableName = Literal["non_derivative", "derivative"]
 
 # Document sections an amendment can restate independently (parser-anchors G1).
-SECTIONS = ("non_derivative_transactions", "derivative_transactions", "non_derivative_holdings",
-            "derivative_holdings")
+SECTIONS = (
+    "non_derivative_transactions",
+    "derivative_transactions",
+    "non_derivative_holdings",
+    "derivative_holdings",
+)
 
 
 @dataclass(slots=True)

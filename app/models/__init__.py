@@ -1,0 +1,18 @@
+"""ORM models; importing this package registers every table on Base.metadata (Alembic needs that)."""
+
+from app.models.filing import Filing, FilingDocument, Footnote, IngestError
+from app.models.insider import FilingOwner, ReportingOwner
+from app.models.issuer import Issuer
+from app.models.transaction import Holding, InsiderTransaction
+
+__all__ = [
+    "Filing",
+    "FilingDocument",
+    "FilingOwner",
+    "Footnote",
+    "Holding",
+    "IngestError",
+    "InsiderTransaction",
+    "Issuer",
+    "ReportingOwner",
+]
