@@ -24,3 +24,19 @@ class EdgarBlockedError(EdgarFetchError):
     ) -> None:
         super().__init__(message, url=url, status=status)
         self.retry_in_s = retry_in_s
+
+
+class NotFoundError(LookupError):
+    """Something a page asked for does not exist; rendered as a 404 page (or JSON on /api)."""
+
+    def __init__(self, message: str, *, suggestions: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions or []
+
+
+class BadParameterError(ValueError):
+    """A query parameter a service rejected; rendered as a 422 page naming the parameter."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param

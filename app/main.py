@@ -1,0 +1,85 @@
+"""Application factory: engine per app, routers, static files, error pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from app.config import PROJECT_ROOT, Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.errors import BadParameterError, NotFoundError
+from app.web import api, health, pages
+from app.web.templating import templates
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the FastAPI app for `settings` (default: from the environment)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Clusterbuy",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Open-market insider purchases from SEC Form 4, grouped into cluster buys.",
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
+    app.include_router(health.router)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    _register_error_handlers(app)
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def _error(request: Request, status: int, title: str, detail: str, **extra: object) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": detail, **extra}, status_code=status)
+    return templates.TemplateResponse(
+        request,
+        "errors/error.html",
+        {"status": status, "title": title, "detail": detail, **extra},
+        status_code=status,
+    )
+
+
+def _register_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> Response:
+        return _error(request, 404, "Not found", str(exc), suggestions=exc.suggestions)
+
+    @app.exception_handler(BadParameterError)
+    async def _bad_param(request: Request, exc: BadParameterError) -> Response:
+        return _error(request, 422, "Bad parameter", str(exc), param=exc.param)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
+            for e in exc.errors()
+        ]
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.errors()}, status_code=422)
+        return _error(request, 422, "Bad parameter", "; ".join(problems))
+
+    @app.exception_handler(404)
+    async def _missing(request: Request, exc: Exception) -> Response:
+        return _error(request, 404, "Not found", f"No page at {request.url.path}")
+
+
+__all__ = ["HTMLResponse", "create_app"]

@@ -1,0 +1,57 @@
+"""The one Jinja2 environment: autoescape on, number/date filters, US/Eastern display."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from fastapi.templating import Jinja2Templates
+
+from app.config import PROJECT_ROOT
+
+EASTERN = ZoneInfo("America/New_York")
+templates = Jinja2Templates(directory=str(PROJECT_ROOT / "templates"))
+
+
+def money(value: Decimal | int | float | None, places: int = 0) -> str:
+    """$1,234,567 (or — when unknown)."""
+    if value is None:
+        return "—"
+    q = Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    sign = "-" if q < 0 else ""
+    return f"{sign}${abs(q):,.{places}f}"
+
+
+def price(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    return money(value, 4 if abs(value) < 1 else 2)
+
+
+def shares(value: Decimal | int | None) -> str:
+    if value is None:
+        return "—"
+    d = Decimal(value)
+    return f"{d:,.0f}" if d == d.to_integral_value() else f"{d.normalize():,f}"
+
+
+def pct(value: float | Decimal | None, places: int = 1, signed: bool = True) -> str:
+    if value is None:
+        return "—"
+    v = float(value) * 100
+    return f"{v:+.{places}f}%" if signed else f"{v:.{places}f}%"
+
+
+def et(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC timestamp shown on the US/Eastern clock, where the market is."""
+    if value is None:
+        return "—"
+    return value.astimezone(EASTERN).strftime(fmt) + " ET"
+
+
+def iso_date(value: date | None) -> str:
+    return value.isoformat() if value else "—"
+
+
+templates.env.filters.update(money=money, price=price, shares=shares, pct=pct, et=et, iso_date=iso_date)
