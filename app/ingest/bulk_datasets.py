@@ -1,0 +1,686 @@
+"""Read SEC's quarterly Insider Transactions Data Sets (Form 3/4/5 TSVs) into ParsedForm4 documents.
+
+Pure apart from reading the zip or folder: each SUBMISSION row becomes one ParsedForm4 assembled from
+the other seven tables (joined on ACCESSION_NUMBER), so bulk history takes the XML storage path.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
+from operator import itemgetter
+from pathlib import Path, PurePosixPath
+from zoneinfo import ZoneInfo
+
+from app.schemas.form4 import (
+    ParsedForm4,
+    ParsedHolding,
+    ParsedIssuer,
+    ParsedOwner,
+    ParsedSignature,
+    ParsedTransaction,
+    TableName,
+)
+
+__all__ = ["TABLES", "BulkDatasetError", "BulkRowError", "DatasetSummary", "iter_dataset_filings",
+           "iter_table", "known_at_estimate", "normalize_ticker"]
+
+EASTERN = ZoneInfo("America/New_York")
+
+TABLES = ("SUBMISSION", "REPORTINGOWNER", "NONDERIV_TRANS", "NONDERIV_HOLDING", "DERIV_TRANS",
+          "DERIV_HOLDING", "FOOTNOTES", "OWNER_SIGNATURE")
+
+# Physical headers as shipped (checked against real 2006q1/2024q4/2025q2 files and FORM_345_metadata.json).
+# The metadata also lists CONTACT_* / NOTIFICATION_EMAIL_ADDRESS for SUBMISSION, absent from real files.
+_SUBMISSION_COLS = tuple("""
+    ACCESSION_NUMBER FILING_DATE PERIOD_OF_REPORT DATE_OF_ORIG_SUB NO_SECURITIES_OWNED NOT_SUBJECT_SEC16
+    FORM3_HOLDINGS_REPORTED FORM4_TRANS_REPORTED DOCUMENT_TYPE ISSUERCIK ISSUERNAME ISSUERTRADINGSYMBOL
+    REMARKS AFF10B5ONE
+""".split())
+_OWNER_COLS = tuple("""
+    ACCESSION_NUMBER RPTOWNERCIK RPTOWNERNAME RPTOWNER_RELATIONSHIP RPTOWNER_TITLE RPTOWNER_TXT
+    RPTOWNER_STREET1 RPTOWNER_STREET2 RPTOWNER_CITY RPTOWNER_STATE RPTOWNER_ZIPCODE RPTOWNER_STATE_DESC
+    FILE_NUMBER
+""".split())
+# DERIV_TRANS's header, a superset of NONDERIV_TRANS's: one projection serves both ("SK" = <table>_SK).
+_TX_COLS = tuple("""
+    ACCESSION_NUMBER SK SECURITY_TITLE SECURITY_TITLE_FN CONV_EXERCISE_PRICE CONV_EXERCISE_PRICE_FN
+    TRANS_DATE TRANS_DATE_FN DEEMED_EXECUTION_DATE DEEMED_EXECUTION_DATE_FN TRANS_FORM_TYPE TRANS_CODE
+    EQUITY_SWAP_INVOLVED EQUITY_SWAP_TRANS_CD_FN TRANS_TIMELINESS TRANS_TIMELINESS_FN TRANS_SHARES
+    TRANS_SHARES_FN TRANS_TOTAL_VALUE TRANS_TOTAL_VALUE_FN TRANS_PRICEPERSHARE TRANS_PRICEPERSHARE_FN
+    TRANS_ACQUIRED_DISP_CD TRANS_ACQUIRED_DISP_CD_FN EXCERCISE_DATE EXCERCISE_DATE_FN EXPIRATION_DATE
+    EXPIRATION_DATE_FN UNDLYNG_SEC_TITLE UNDLYNG_SEC_TITLE_FN UNDLYNG_SEC_SHARES UNDLYNG_SEC_SHARES_FN
+    UNDLYNG_SEC_VALUE UNDLYNG_SEC_VALUE_FN SHRS_OWND_FOLWNG_TRANS SHRS_OWND_FOLWNG_TRANS_FN
+    VALU_OWND_FOLWNG_TRANS VALU_OWND_FOLWNG_TRANS_FN DIRECT_INDIRECT_OWNERSHIP
+    DIRECT_INDIRECT_OWNERSHIP_FN NATURE_OF_OWNERSHIP NATURE_OF_OWNERSHIP_FN
+""".split())
+# DERIV_HOLDING's header, likewise a superset of NONDERIV_HOLDING's.
+_HOLDING_COLS = tuple("""
+    ACCESSION_NUMBER SK SECURITY_TITLE SECURITY_TITLE_FN CONV_EXERCISE_PRICE CONV_EXERCISE_PRICE_FN
+    TRANS_FORM_TYPE TRANS_FORM_TYPE_FN EXERCISE_DATE EXERCISE_DATE_FN EXPIRATION_DATE EXPIRATION_DATE_FN
+    UNDLYNG_SEC_TITLE UNDLYNG_SEC_TITLE_FN UNDLYNG_SEC_SHARES UNDLYNG_SEC_SHARES_FN UNDLYNG_SEC_VALUE
+    UNDLYNG_SEC_VALUE_FN SHRS_OWND_FOLWNG_TRANS SHRS_OWND_FOLWNG_TRANS_FN VALU_OWND_FOLWNG_TRANS
+    VALU_OWND_FOLWNG_TRANS_FN DIRECT_INDIRECT_OWNERSHIP DIRECT_INDIRECT_OWNERSHIP_FN NATURE_OF_OWNERSHIP
+    NATURE_OF_OWNERSHIP_FN
+""".split())
+# Column prefixes the NONDERIV_* tables legitimately lack.
+_DERIV_ONLY = ("CONV_EXERCISE_PRICE", "TRANS_TOTAL_VALUE", "EXCERCISE_DATE", "EXERCISE_DATE",
+               "EXPIRATION_DATE", "UNDLYNG_SEC_")
+_FOOTNOTE_COLS = ("ACCESSION_NUMBER", "FOOTNOTE_ID", "FOOTNOTE_TXT")
+_SIGNATURE_COLS = ("ACCESSION_NUMBER", "OWNERSIGNATURENAME", "OWNERSIGNATUREDATE")
+
+# Spellings that differ between the readme, the metadata JSON and the physical files: the files say
+# EQUITY_SWAP_TRANS_CD_FN (metadata: EQUITY_SWAP_INVOLVED_FN), EXCERCISE_DATE in DERIV_TRANS but
+# EXERCISE_DATE in DERIV_HOLDING, FORM3_HOLDINGS_REPORTED (readme: FORM3_HOLDING_REPORTED).
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "EQUITY_SWAP_TRANS_CD_FN": ("EQUITY_SWAP_INVOLVED_FN",),
+    "EXCERCISE_DATE": ("EXERCISE_DATE",),
+    "EXCERCISE_DATE_FN": ("EXERCISE_DATE_FN",),
+    "EXERCISE_DATE": ("EXCERCISE_DATE",),
+    "EXERCISE_DATE_FN": ("EXCERCISE_DATE_FN",),
+    "FORM3_HOLDINGS_REPORTED": ("FORM3_HOLDING_REPORTED",),
+    "OWNERSIGNATURENAME": ("SIGNATURE_NAME",),
+    "OWNERSIGNATUREDATE": ("SIGNATURE_DATE",),
+}
+
+# *_FN column -> the field name the XML parser uses in ParsedTransaction/ParsedHolding.footnotes.
+# EQUITY_SWAP_TRANS_CD_FN is the footnote on <transactionCoding> (it explains J codes), hence "code".
+_FN_FIELDS = {
+    "SECURITY_TITLE_FN": "security_title", "CONV_EXERCISE_PRICE_FN": "conversion_or_exercise_price",
+    "TRANS_DATE_FN": "transaction_date", "DEEMED_EXECUTION_DATE_FN": "deemed_execution_date",
+    "EQUITY_SWAP_TRANS_CD_FN": "code", "TRANS_TIMELINESS_FN": "timeliness", "TRANS_SHARES_FN": "shares",
+    "TRANS_TOTAL_VALUE_FN": "total_value", "TRANS_PRICEPERSHARE_FN": "price",
+    "TRANS_ACQUIRED_DISP_CD_FN": "acquired_disposed", "EXCERCISE_DATE_FN": "exercise_date",
+    "EXERCISE_DATE_FN": "exercise_date", "EXPIRATION_DATE_FN": "expiration_date",
+    "UNDLYNG_SEC_TITLE_FN": "underlying_security_title", "UNDLYNG_SEC_SHARES_FN": "underlying_shares",
+    "UNDLYNG_SEC_VALUE_FN": "underlying_value", "SHRS_OWND_FOLWNG_TRANS_FN": "shares_owned_after",
+    "VALU_OWND_FOLWNG_TRANS_FN": "value_owned_after", "DIRECT_INDIRECT_OWNERSHIP_FN": "direct_indirect",
+    "NATURE_OF_OWNERSHIP_FN": "nature_of_ownership", "TRANS_FORM_TYPE_FN": "form_type",
+}
+_TX_FN = tuple((i, _FN_FIELDS[c]) for i, c in enumerate(_TX_COLS) if c.endswith("_FN"))
+_HOLDING_FN = tuple((i, _FN_FIELDS[c]) for i, c in enumerate(_HOLDING_COLS) if c.endswith("_FN"))
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
+_TRUE = frozenset({"1", "true", "TRUE", "True", "Y", "y"})
+_FALSE = frozenset({"0", "false", "FALSE", "False", "N", "n"})
+_TICKER_PLACEHOLDERS = frozenset({"NONE", "N/A", "[NONE]"})
+_VENUE_SUFFIXES = (".OB", ".PK")  # venue, not share class: BRK.A and BF.B stay (parser-anchors C1)
+_ROW_START = re.compile(r"\d{10}-\d{2}-\d{6}\t")  # every record starts with an accession number
+_ACCESSION = re.compile(r"\d{10}-\d{2}-\d{6}")
+
+Row = tuple[str, ...]
+Rows = Sequence[tuple[int, Row]]
+
+
+class BulkDatasetError(ValueError):
+    """A data set that cannot be read at all (no SUBMISSION.tsv, not a zip or folder)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BulkRowError:
+    """A row (or a whole accession) that could not be turned into part of a ParsedForm4."""
+
+    table: str  # e.g. "NONDERIV_TRANS"
+    line: int | None  # 1-based physical line in the TSV (the header is line 1)
+    accession: str | None
+    reason: str
+
+
+@dataclass(slots=True)
+class DatasetSummary:
+    """What a pass over one data set saw; filled in while iter_dataset_filings runs."""
+
+    source: str = ""
+    rows: dict[str, int] = field(default_factory=dict)  # data rows read per table
+    missing_files: list[str] = field(default_factory=list)
+    missing_columns: dict[str, list[str]] = field(default_factory=dict)
+    extra_columns: dict[str, list[str]] = field(default_factory=dict)
+    decode_fallback_lines: int = 0  # lines that were not UTF-8 (decoded as cp1252/latin-1)
+    filings: int = 0
+    row_errors: int = 0
+    orphan_accessions: int = 0  # accessions in child tables with no SUBMISSION row
+
+
+def known_at_estimate(filed_date: date) -> datetime:
+    """Return 22:00 ET on the filing date as UTC: the latest a Form 3/4/5 can be accepted that day."""
+    return datetime.combine(filed_date, time(22, 0), tzinfo=EASTERN).astimezone(UTC)
+
+
+def normalize_ticker(raw: str | None) -> str | None:
+    """Return the trading symbol with placeholders (NONE, N/A, [NONE]) as None and venue suffixes cut."""
+    if raw is None:
+        return None
+    symbol = raw.strip()
+    if not symbol or symbol.upper() in _TICKER_PLACEHOLDERS:
+        return None
+    upper = symbol.upper()
+    for suffix in _VENUE_SUFFIXES:
+        if upper.endswith(suffix) and len(symbol) > len(suffix):
+            return symbol[: -len(suffix)]
+    return symbol
+
+
+def iter_table(path: Path, table: str) -> Iterator[dict[str, str] | BulkRowError]:
+    """Yield one table's rows as {header: text} dicts (unquoted, decoded), or errors for broken rows."""
+    table = table.upper().removesuffix(".TSV")
+    summary = DatasetSummary()
+    with _open_source(path) as members:
+        reader = members.get(table)
+        if reader is None:
+            raise BulkDatasetError(f"{table}.tsv not found in {path}")
+        header, records = _records(table, reader(), summary)
+    for line, fields in records:
+        if isinstance(fields, str):
+            yield BulkRowError(table, line, None, fields)
+        else:
+            yield dict(zip(header, fields, strict=True))
+
+
+def iter_dataset_filings(path: Path, *, summary: DatasetSummary | None = None
+                         ) -> Iterator[ParsedForm4 | BulkRowError]:
+    """Yield one ParsedForm4 per SUBMISSION row of a quarterly data set (zip or folder), plus row errors."""
+    summary = summary if summary is not None else DatasetSummary()
+    summary.source = str(path)
+    errors: list[BulkRowError] = []
+    with _open_source(path) as members:
+        if "SUBMISSION" not in members:
+            raise BulkDatasetError(f"SUBMISSION.tsv not found in {path}")
+        summary.missing_files = [f"{t}.tsv" for t in TABLES if t not in members]
+        submissions = _read_grouped("SUBMISSION", members, _SUBMISSION_COLS, summary, errors, unique=True)
+        owners = _read_grouped("REPORTINGOWNER", members, _OWNER_COLS, summary, errors)
+        nd_tx = _read_grouped("NONDERIV_TRANS", members, _TX_COLS, summary, errors)
+        d_tx = _read_grouped("DERIV_TRANS", members, _TX_COLS, summary, errors)
+        nd_hold = _read_grouped("NONDERIV_HOLDING", members, _HOLDING_COLS, summary, errors)
+        d_hold = _read_grouped("DERIV_HOLDING", members, _HOLDING_COLS, summary, errors)
+        footnotes = _read_grouped("FOOTNOTES", members, _FOOTNOTE_COLS, summary, errors)
+        signatures = _read_grouped("OWNER_SIGNATURE", members, _SIGNATURE_COLS, summary, errors)
+    has_footnotes = "FOOTNOTES" in members
+
+    summary.row_errors += len(errors)
+    yield from errors
+
+    children = {"REPORTINGOWNER": owners, "NONDERIV_TRANS": nd_tx, "DERIV_TRANS": d_tx,
+                "NONDERIV_HOLDING": nd_hold, "DERIV_HOLDING": d_hold, "FOOTNOTES": footnotes,
+                "OWNER_SIGNATURE": signatures}
+    for accession, rows in submissions.items():
+        conv = _Converter()
+        line, sub = rows[0]
+        result = _build_filing(
+            conv, accession, line, sub, owners.pop(accession, ()), nd_tx.pop(accession, ()),
+            d_tx.pop(accession, ()), nd_hold.pop(accession, ()), d_hold.pop(accession, ()),
+            footnotes.pop(accession, ()), signatures.pop(accession, ()), has_footnotes)
+        if isinstance(result, BulkRowError):
+            summary.row_errors += 1
+        else:
+            summary.filings += 1
+        yield result
+
+    # Whatever is left in the child tables has no SUBMISSION row (popped above as consumed).
+    orphans: dict[str, list[str]] = {}
+    for table, grouped in children.items():
+        for accession, rows in grouped.items():
+            orphans.setdefault(accession, []).append(f"{table} ({len(rows)})")
+    summary.orphan_accessions = len(orphans)
+    summary.row_errors += len(orphans)
+    for accession, where in orphans.items():
+        reason = f"rows in {', '.join(where)} but no SUBMISSION row"
+        yield BulkRowError("SUBMISSION", None, accession, reason)
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _open_source(path: Path) -> Iterator[dict[str, Callable[[], bytes]]]:
+    """Map table name -> a function returning the raw bytes of that table's TSV (zip or folder)."""
+    path = Path(path)
+    if path.is_dir():
+        files = {p.name.upper(): p for p in path.iterdir() if p.is_file()}
+        yield {t: files[f"{t}.TSV"].read_bytes for t in TABLES if f"{t}.TSV" in files}
+    elif path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            # Match by base name, case-insensitively: some zips nest the files in a folder.
+            names = {PurePosixPath(n).name.upper(): n for n in zf.namelist() if not n.endswith("/")}
+            yield {t: (lambda n=names[f"{t}.TSV"]: zf.read(n)) for t in TABLES if f"{t}.TSV" in names}
+    else:
+        raise BulkDatasetError(f"not a data set zip or folder: {path}")
+
+
+def _decode_lines(data: bytes, summary: DatasetSummary) -> list[str]:
+    """Split bytes into text lines; UTF-8 per the readme, falling back per line for legacy bytes."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        lines = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        lines = []
+        for raw in data.split(b"\n"):
+            try:
+                lines.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                summary.decode_fallback_lines += 1
+                try:
+                    lines.append(raw.decode("cp1252"))
+                except UnicodeDecodeError:
+                    lines.append(raw.decode("latin-1"))
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def _split_quoted(record: str) -> list[str]:
+    """Split a record whose fields may be CSV-quoted ("Class ""A"" shares"); unterminated -> literal."""
+    fields: list[str] = []
+    i, n = 0, len(record)
+    while True:
+        if i < n and record[i] == '"':
+            parts: list[str] = []
+            j = i + 1
+            while True:
+                k = record.find('"', j)
+                if k == -1:  # no closing quote: the quote was literal text, not quoting
+                    return record.split("\t")
+                if record.startswith('""', k):
+                    parts.append(record[j:k + 1])
+                    j = k + 2
+                    continue
+                parts.append(record[j:k])
+                i = k + 1
+                break
+            end = record.find("\t", i)
+            tail = record[i:] if end == -1 else record[i:end]
+            fields.append("".join(parts) + tail)
+        else:
+            end = record.find("\t", i)
+            fields.append(record[i:] if end == -1 else record[i:end])
+        if end == -1:
+            return fields
+        i = end + 1
+
+
+def _records(table: str, data: bytes, summary: DatasetSummary
+             ) -> tuple[list[str], Iterator[tuple[int, list[str] | str]]]:
+    """Return the header and an iterator of (line, fields) or (line, error reason) per logical record."""
+    lines = _decode_lines(data, summary)
+    if not lines:
+        return [], iter(())
+    header = [h.strip().strip('"').upper() for h in lines[0].rstrip("\r").split("\t")]
+    ncols = len(header)
+    joinable = bool(header) and header[0] == "ACCESSION_NUMBER"
+
+    def generate() -> Iterator[tuple[int, list[str] | str]]:
+        i, n = 1, len(lines)
+        while i < n:
+            start = i
+            record = lines[i].rstrip("\r")
+            i += 1
+            # A line that does not start with an accession number continues the previous record: a text
+            # field (footnote, remarks) carried a raw or quoted newline.
+            while joinable and i < n and not _ROW_START.match(lines[i]):
+                record += "\n" + lines[i].rstrip("\r")
+                i += 1
+            if not record.strip():
+                continue
+            fields = _split_quoted(record) if '"' in record else record.split("\t")
+            if len(fields) > ncols and not any(f.strip() for f in fields[ncols:]):
+                del fields[ncols:]  # stray trailing tabs
+            if len(fields) != ncols:
+                yield start + 1, f"expected {ncols} fields, got {len(fields)}"
+                continue
+            yield start + 1, fields
+
+    return header, generate()
+
+
+def _column_getter(table: str, header: list[str], wanted: tuple[str, ...], summary: DatasetSummary
+                   ) -> tuple[Callable[[list[str]], Row], bool]:
+    """Build an itemgetter projecting `wanted` columns; absent columns point at a padded "" field."""
+    index = {name: i for i, name in enumerate(header)}
+    sk_name = f"{table}_SK"
+    positions: list[int] = []
+    missing: list[str] = []
+    for name in wanted:
+        real = sk_name if name == "SK" else name
+        pos = index.get(real)
+        for alias in _ALIASES.get(real, ()):
+            pos = pos if pos is not None else index.get(alias)
+        if pos is None:
+            positions.append(len(header))
+            missing.append(real)
+        else:
+            positions.append(pos)
+    nonderiv = table.startswith("NONDERIV_")
+    reported = [m for m in missing if not (nonderiv and m.startswith(_DERIV_ONLY))]
+    if reported:
+        summary.missing_columns[table] = reported
+    known = {sk_name if w == "SK" else w for w in wanted}
+    known |= {a for w in known for a in _ALIASES.get(w, ())}
+    extra = [h for h in header if h not in known and not h.startswith(("CONTACT_", "NOTIFICATION_"))]
+    if extra:
+        summary.extra_columns[table] = extra
+    getter = itemgetter(*positions)
+    return getter, bool(missing)
+
+
+def _read_grouped(table: str, members: dict[str, Callable[[], bytes]], wanted: tuple[str, ...],
+                  summary: DatasetSummary, errors: list[BulkRowError], *, unique: bool = False
+                  ) -> dict[str, list[tuple[int, Row]]]:
+    """Read one table once and group its projected rows by accession number, in file order."""
+    grouped: dict[str, list[tuple[int, Row]]] = {}
+    reader = members.get(table)
+    if reader is None:
+        return grouped
+    header, records = _records(table, reader(), summary)
+    if "ACCESSION_NUMBER" not in header:
+        if table == "SUBMISSION":
+            raise BulkDatasetError(f"{table}.tsv has no ACCESSION_NUMBER column")
+        errors.append(BulkRowError(table, 1, None, "no ACCESSION_NUMBER column; table ignored"))
+        return grouped
+    getter, pad = _column_getter(table, header, wanted, summary)
+    count = 0
+    for line, fields in records:
+        if isinstance(fields, str):
+            errors.append(BulkRowError(table, line, None, fields))
+            continue
+        count += 1
+        if pad:
+            fields.append("")
+        row = getter(fields)
+        accession = row[0].strip()
+        if not accession:
+            errors.append(BulkRowError(table, line, None, "empty ACCESSION_NUMBER"))
+            continue
+        rows = grouped.get(accession)
+        if rows is None:
+            grouped[accession] = [(line, row)]
+        elif unique:
+            errors.append(BulkRowError(table, line, accession, "duplicate ACCESSION_NUMBER; first row kept"))
+        else:
+            rows.append((line, row))
+    summary.rows[table] = count
+    return grouped
+
+
+# --- converting ----------------------------------------------------------------------------------------
+
+
+class _Converter:
+    """Typed value parsing for one filing; bad values become None plus a warning naming file and line."""
+
+    __slots__ = ("warnings", "table", "line")
+
+    _dates: dict[str, date | None] = {}  # shared cache: a quarter holds a few hundred distinct dates
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+        self.table = ""
+        self.line = 0
+
+    def at(self, table: str, line: int) -> _Converter:
+        self.table, self.line = table, line
+        return self
+
+    def bad(self, column: str, value: str, what: str) -> None:
+        self.warnings.append(f"{self.table}.tsv line {self.line}: {column}: {what}: {value!r}")
+
+    def dec(self, value: str, column: str) -> Decimal | None:
+        if not value:
+            return None
+        # The export prints integers as "4802.0"; drop the artefact so 4802 matches the XML's <value>4802.
+        text = value[:-2] if value.endswith(".0") else value
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            try:
+                number = Decimal(text.replace(",", "").replace("$", "").strip())
+            except InvalidOperation:
+                self.bad(column, value, "not a number")
+                return None
+        if not number.is_finite():
+            self.bad(column, value, "not a number")
+            return None
+        return number
+
+    def date(self, value: str, column: str) -> date | None:
+        if not value:
+            return None
+        try:
+            return self._dates[value]
+        except KeyError:
+            pass
+        parsed = _parse_date(value.strip())
+        if parsed is None:
+            self.bad(column, value, "not a date")
+            return None
+        self._dates[value] = parsed
+        return parsed
+
+    def flag(self, value: str, column: str) -> bool | None:
+        value = value.strip()
+        if not value:
+            return None
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        self.bad(column, value, "not a boolean")
+        return None
+
+
+def _parse_date(text: str) -> date | None:
+    """Parse DD-MON-YYYY (the data sets' format) or ISO YYYY-MM-DD[...]; None when neither."""
+    try:
+        if len(text) == 11 and text[2] == "-" and text[6] == "-":
+            return date(int(text[7:]), _MONTHS[text[3:6].upper()], int(text[:2]))
+        return date.fromisoformat(text[:10])
+    except (KeyError, ValueError):
+        return None
+
+
+def _text(value: str) -> str | None:
+    value = value.strip()
+    return value or None
+
+
+def _ids(value: str) -> list[str]:
+    """Split a *_FN cell ("F3, F2") into ids in natural order: the data sets do not keep the XML's order."""
+    ids = {part.strip() for part in value.split(",")}
+    ids.discard("")
+    return sorted(ids, key=_natural) if len(ids) > 1 else list(ids)
+
+
+def _natural(footnote_id: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in footnote_id if ch.isdigit())
+    return (int(digits) if digits else 1 << 30, footnote_id)
+
+
+def _cik(value: str) -> str | None:
+    value = value.strip()
+    return value.zfill(10) if value.isdigit() and len(value) <= 10 else None
+
+
+def _sk_order(rows: Rows) -> list[tuple[int, Row]]:
+    """Order rows by surrogate key, which follows document order within a filing (checked against XML)."""
+    def key(item: tuple[int, Row]) -> tuple[int, int]:
+        sk = item[1][1].strip()
+        return (int(sk), item[0]) if sk.isdigit() else (1 << 62, item[0])
+    return sorted(rows, key=key)
+
+
+def _build_filing(conv: _Converter, accession: str, line: int, sub: Row,
+                  owner_rows: Rows, nd_tx: Rows, d_tx: Rows, nd_hold: Rows, d_hold: Rows,
+                  footnote_rows: Rows, signature_rows: Rows, has_footnotes: bool
+                  ) -> ParsedForm4 | BulkRowError:
+    """Assemble one ParsedForm4 from the rows of every table that share its accession number."""
+    (_, filing_date, period, orig_sub, _no_securities, not_sec16, _f3_reported, _f4_reported, doc_type,
+     issuer_cik, issuer_name, issuer_symbol, remarks, aff10b5one) = sub
+    document_type = doc_type.strip()
+    cik = _cik(issuer_cik)
+    if not document_type:
+        return BulkRowError("SUBMISSION", line, accession, "empty DOCUMENT_TYPE")
+    if cik is None:
+        return BulkRowError("SUBMISSION", line, accession, f"bad ISSUERCIK {issuer_cik!r}")
+    if not _ACCESSION.fullmatch(accession):
+        conv.warnings.append(f"SUBMISSION.tsv line {line}: unusual ACCESSION_NUMBER {accession!r}")
+
+    conv.at("SUBMISSION", line)
+    symbol_raw = _text(issuer_symbol)
+    filing = ParsedForm4(
+        accession=accession,
+        accepted_at=None,  # the data sets carry no acceptance time (protocol §6.2); see known_at_estimate
+        filed_date=conv.date(filing_date, "FILING_DATE"),
+        document_type=document_type,
+        schema_version=None,
+        period_of_report=conv.date(period, "PERIOD_OF_REPORT"),
+        date_of_original_submission=conv.date(orig_sub, "DATE_OF_ORIG_SUB"),
+        aff10b5one=conv.flag(aff10b5one, "AFF10B5ONE"),  # column absent before 2023 -> "" -> None
+        not_subject_to_section16=conv.flag(not_sec16, "NOT_SUBJECT_SEC16"),
+        issuer=ParsedIssuer(cik=cik, name=_text(issuer_name), trading_symbol=normalize_ticker(symbol_raw),
+                            trading_symbol_raw=symbol_raw),
+        reporting_owners=_owners(conv, owner_rows),
+        transactions=[*_transactions(conv, "non_derivative", "NONDERIV_TRANS", nd_tx),
+                      *_transactions(conv, "derivative", "DERIV_TRANS", d_tx)],
+        holdings=[*_holdings(conv, "non_derivative", "NONDERIV_HOLDING", nd_hold),
+                  *_holdings(conv, "derivative", "DERIV_HOLDING", d_hold)],
+        footnotes=_footnotes(conv, footnote_rows),
+        remarks=_text(remarks),
+        signatures=_signatures(conv, signature_rows),
+        warnings=conv.warnings,
+    )
+    if has_footnotes:
+        referenced = {i for row in (*filing.transactions, *filing.holdings) for ids in row.footnotes.values()
+                      for i in ids}
+        for missing in sorted(referenced - filing.footnotes.keys()):
+            conv.warnings.append(f"footnote {missing} referenced but not in FOOTNOTES.tsv")
+    return filing
+
+
+def _owners(conv: _Converter, rows: Rows) -> list[ParsedOwner]:
+    owners: list[ParsedOwner] = []
+    seen: set[str] = set()
+    for line, (_, owner_cik, name, relationship, title, other_text, *_address) in rows:
+        conv.at("REPORTINGOWNER", line)
+        cik = _cik(owner_cik)
+        if cik is None:
+            conv.bad("RPTOWNERCIK", owner_cik, "not a CIK")
+            cik = owner_cik.strip()
+        if cik in seen:  # (ACCESSION_NUMBER, RPTOWNERCIK) is the table's key
+            conv.warnings.append(f"REPORTINGOWNER.tsv line {line}: duplicate owner {cik}; first row kept")
+            continue
+        seen.add(cik)
+        owner = ParsedOwner(cik=cik, name=_text(name), officer_title=_text(title),
+                            other_text=_text(other_text))
+        # A comma list such as "Director,Officer,TenPercentOwner,Other" (readme: OFFICER, DIRECTOR, ...).
+        for token in relationship.split(","):
+            key = re.sub(r"[^A-Z0-9]", "", token.upper())
+            if key == "DIRECTOR":
+                owner.is_director = True
+            elif key == "OFFICER":
+                owner.is_officer = True
+            elif key in ("TENPERCENTOWNER", "10OWNER", "10PERCENTOWNER"):
+                owner.is_ten_percent_owner = True
+            elif key == "OTHER":
+                owner.is_other = True
+            elif key:
+                conv.bad("RPTOWNER_RELATIONSHIP", token, "unknown relationship")
+        owners.append(owner)
+    return owners
+
+
+def _footnote_map(row: Row, positions: tuple[tuple[int, str], ...]) -> dict[str, list[str]]:
+    notes: dict[str, list[str]] = {}
+    for pos, name in positions:
+        value = row[pos]
+        if value:
+            ids = _ids(value)
+            if ids:
+                notes[name] = ids
+    return notes
+
+
+def _transactions(conv: _Converter, kind: TableName, table: str, rows: Rows) -> list[ParsedTransaction]:
+    out: list[ParsedTransaction] = []
+    for index, (line, row) in enumerate(_sk_order(rows)):
+        conv.at(table, line)
+        (_, _, title, _, conv_price, _, trans_date, _, deemed, _, form_type, code, swap, _, timeliness, _,
+         shares, _, total_value, _, price, _, acq_disp, _, exercise, _, expiration, _, u_title, _,
+         u_shares, _, u_value, _, owned_after, _, value_after, _, direct, _, nature, _) = row
+        out.append(ParsedTransaction(
+            table=kind,
+            index=index,
+            security_title=_text(title),
+            transaction_date=conv.date(trans_date, "TRANS_DATE"),
+            deemed_execution_date=conv.date(deemed, "DEEMED_EXECUTION_DATE"),
+            form_type=_text(form_type),
+            code=_text(code),
+            acquired_disposed=_text(acq_disp),
+            shares=conv.dec(shares, "TRANS_SHARES"),
+            total_value=conv.dec(total_value, "TRANS_TOTAL_VALUE"),
+            price=conv.dec(price, "TRANS_PRICEPERSHARE"),
+            price_low=None,
+            price_high=None,
+            shares_owned_after=conv.dec(owned_after, "SHRS_OWND_FOLWNG_TRANS"),
+            value_owned_after=conv.dec(value_after, "VALU_OWND_FOLWNG_TRANS"),
+            direct_indirect=_text(direct),
+            nature_of_ownership=_text(nature),
+            equity_swap_involved=conv.flag(swap, "EQUITY_SWAP_INVOLVED"),
+            timeliness=_text(timeliness),  # readme §6.1: E early, L late, empty on time
+            conversion_or_exercise_price=conv.dec(conv_price, "CONV_EXERCISE_PRICE"),
+            exercise_date=conv.date(exercise, "EXCERCISE_DATE"),
+            expiration_date=conv.date(expiration, "EXPIRATION_DATE"),
+            underlying_security_title=_text(u_title),
+            underlying_shares=conv.dec(u_shares, "UNDLYNG_SEC_SHARES"),
+            underlying_value=conv.dec(u_value, "UNDLYNG_SEC_VALUE"),
+            footnotes=_footnote_map(row, _TX_FN),
+        ))
+    return out
+
+
+def _holdings(conv: _Converter, kind: TableName, table: str, rows: Rows) -> list[ParsedHolding]:
+    out: list[ParsedHolding] = []
+    for index, (line, row) in enumerate(_sk_order(rows)):
+        conv.at(table, line)
+        (_, _, title, _, conv_price, _, _form_type, _, exercise, _, expiration, _, u_title, _, u_shares, _,
+         u_value, _, owned, _, value_owned, _, direct, _, nature, _) = row
+        out.append(ParsedHolding(
+            table=kind,
+            index=index,
+            security_title=_text(title),
+            shares_owned=conv.dec(owned, "SHRS_OWND_FOLWNG_TRANS"),
+            value_owned=conv.dec(value_owned, "VALU_OWND_FOLWNG_TRANS"),
+            direct_indirect=_text(direct),
+            nature_of_ownership=_text(nature),
+            conversion_or_exercise_price=conv.dec(conv_price, "CONV_EXERCISE_PRICE"),
+            exercise_date=conv.date(exercise, "EXERCISE_DATE"),
+            expiration_date=conv.date(expiration, "EXPIRATION_DATE"),
+            underlying_security_title=_text(u_title),
+            underlying_shares=conv.dec(u_shares, "UNDLYNG_SEC_SHARES"),
+            underlying_value=conv.dec(u_value, "UNDLYNG_SEC_VALUE"),
+            footnotes=_footnote_map(row, _HOLDING_FN),
+        ))
+    return out
+
+
+def _signatures(conv: _Converter, rows: Rows) -> list[ParsedSignature]:
+    out: list[ParsedSignature] = []
+    for line, (_, name, signed) in rows:
+        conv.at("OWNER_SIGNATURE", line)
+        out.append(ParsedSignature(name=_text(name), date=conv.date(signed, "OWNERSIGNATUREDATE")))
+    return out
+
+
+def _footnotes(conv: _Converter, rows: Rows) -> dict[str, str]:
+    notes: dict[str, str] = {}
+    for line, (_, footnote_id, text) in rows:
+        fid = footnote_id.strip()
+        if not fid:
+            conv.at("FOOTNOTES", line).bad("FOOTNOTE_ID", footnote_id, "empty footnote id")
+            continue
+        notes.setdefault(fid, text.strip())
+    # File order is arbitrary; F1, F2, ..., F10 is the order the document lists them in.
+    return {fid: notes[fid] for fid in sorted(notes, key=_natural)}
