@@ -230,11 +230,14 @@ def previous_session(d: date) -> date:
 
 
 def add_sessions(d: date, n: int) -> date:
-    """Return the session n sessions after the session d (n may be 0 or negative)."""
-    if not is_session(d):
+    """Return the n-th session after d (d may be a non-session when n >= 1; n <= 0 needs a session)."""
+    d = _as_date(d)
+    _check_year(d.year)
+    if n <= 0 and not is_session(d):
         raise ValueError(f"{d} is not a session")
     sessions = _all_sessions()
-    i = bisect.bisect_left(sessions, d) + n
+    # For a session d, bisect_right - 1 is its own index; for a closed day, the session before it.
+    i = bisect.bisect_right(sessions, d) - 1 + n
     if not 0 <= i < len(sessions):
         raise ValueError(f"{n} sessions from {d} leaves {FIRST_YEAR}–{LAST_YEAR}")
     return sessions[i]

@@ -6,7 +6,10 @@ import csv
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from app.prices.csv_import import read_price_csv
 
 SPY_1993 = "ml4t-Drookoo__SPY.daily.1993-01-29-2017-10-27.csv"
 SPY_2000 = "ml4t-Bill0412__SPY.daily.2000-2012.csv"
@@ -53,5 +56,18 @@ def raw(prices_dir: Path):
         if name not in cache:
             cache[name] = raw_rows(prices_dir / name)
         return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def frame(prices_dir: Path):
+    """Cached engine input frames (via the CSV importer) by file name; each call returns a copy."""
+    cache: dict[str, pd.DataFrame] = {}
+
+    def get(name: str) -> pd.DataFrame:
+        if name not in cache:
+            cache[name] = read_price_csv(prices_dir / name)
+        return cache[name].copy()
 
     return get

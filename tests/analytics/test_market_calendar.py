@@ -220,6 +220,10 @@ class TestSessions:
     def test_add_sessions(self) -> None:
         assert mc.add_sessions(date(2024, 3, 27), 2) == date(2024, 4, 1)
         assert mc.add_sessions(date(2024, 4, 1), -1) == date(2024, 3, 28)
+        # From a closed day (Good Friday), the first session after it is n=1.
+        assert mc.add_sessions(date(2024, 3, 29), 1) == date(2024, 4, 1)
+        with pytest.raises(ValueError, match="not a session"):
+            mc.add_sessions(date(2024, 3, 29), 0)
 
     def test_every_year_is_plausible(self) -> None:
         for year in range(mc.FIRST_YEAR, mc.LAST_YEAR + 1):
