@@ -51,16 +51,17 @@ class RateLimiter:
         self._next_slot: float | None = None
 
     def acquire(self, max_rps: float) -> float:
-        """Wait for the next free slot at `max_rps`; return the slot time granted."""
+        """Wait for the next free slot at `max_rps`; return the time it was granted."""
         interval = 1.0 / max_rps + _PACING_MARGIN_S
+        # The lock is held while sleeping: waiters queue on it, and spacing is measured from the
+        # actual grant time, so a thread that wakes late can never squeeze the next request closer.
         with self._lock:
             now = self._clock()
-            slot = now if self._next_slot is None else max(now, self._next_slot)
-            self._next_slot = slot + interval
-        # Sleep outside the lock: each caller already owns its own slot, so waiters don't serialize twice.
-        if slot > now:
-            self._sleep(slot - now)
-        return slot
+            if self._next_slot is not None and self._next_slot > now:
+                self._sleep(self._next_slot - now)
+                now = self._clock()
+            self._next_slot = now + interval
+            return now
 
     def reset(self) -> None:
         """Forget the last slot (tests)."""
@@ -229,6 +230,7 @@ class EdgarClient:
             # Checked before every attempt: another thread may have tripped the breaker meanwhile.
             self._breaker.check(url)
             self._limiter.acquire(self.settings.edgar_max_rps)
+            self._breaker.check(url)  # it may have tripped while this thread waited for its slot
             try:
                 response = self._http.get(url)
                 body = response.content
