@@ -97,7 +97,7 @@ def parse_company_tickers_exchange(json_bytes: bytes) -> list[TickerRow]:
 
 # --- submissions JSON ------------------------------------------------------------------------------
 def parse_submissions(json_bytes: bytes, urls: EdgarUrls | None = None) -> IssuerMetadata:
-    """Parse a data.sec.gov submissions JSON into issuer metadata and its recent 8-K filings."""
+    """Parse an EDGAR submissions JSON (data host) into issuer metadata and its recent 8-K filings."""
     doc = _load(json_bytes)
     if "cik" not in doc or "filings" not in doc:
         raise ReferenceDataError("not a submissions document (no 'cik' / 'filings')")

@@ -32,7 +32,7 @@ _BLOCK_MARKERS = (
     "undeclared automated tool",
     "automated tools outside of the acceptable policy",
 )
-# "Your access to SEC.gov will be limited for 10 minutes"; hammering during it extends the ban.
+# SEC: access "will be limited for 10 minutes"; hammering during the block extends it (protocol §1.1).
 DEFAULT_BLOCK_PAUSE_S = 600.0
 # Server-side timestamps jitter by a few ms; pace slightly slower than the cap so SEC never counts 11.
 _PACING_MARGIN_S = 0.002
