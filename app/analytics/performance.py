@@ -104,6 +104,9 @@ def _day_array(index: pd.Index) -> np.ndarray:
 
 
 def _bars(frame: pd.DataFrame, as_of: date) -> _Bars:
+    missing = [c for c in ("open", "close", "adj_close") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"price frame is missing columns: {', '.join(missing)}")
     # NO LOOK-AHEAD: everything dated after as_of is cut before a single price is read.
     days = _day_array(frame.index)
     keep = np.flatnonzero(days <= np.datetime64(as_of, "D"))

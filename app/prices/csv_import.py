@@ -70,10 +70,9 @@ def _parse_dates(values: pd.Series) -> pd.Series:
     return parsed
 
 
-def read_price_csv(source: CsvSource) -> pd.DataFrame:
+def read_price_csv(path_or_bytes: CsvSource) -> pd.DataFrame:
     """Read a daily price CSV into open/high/low/close/adj_close/volume indexed by ascending date."""
-    if isinstance(source, bytes):
-        source = io.BytesIO(source)
+    source = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
     raw = pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
     raw.columns = [str(c).strip() for c in raw.columns]
     cols = _map_columns(raw.columns)

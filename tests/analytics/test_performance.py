@@ -244,6 +244,27 @@ class TestStatuses:
         # 252 sessions from 2017-01-04 is January 2018, after as_of: still open, not ended.
         assert results["1y"].status == "open"
 
+    def test_ended_early_is_counted_in_the_summary(self, frame) -> None:
+        spy = frame(SPY_1993)
+        trigger = datetime(2017, 1, 3, 18, 0, tzinfo=ET)
+        cut, full = frame(NVDA).loc[:"2017-03-01"], frame(NVDA)
+        runs = [
+            (
+                {"cluster_id": cid, "trigger_at": trigger},
+                pf.cluster_returns(trigger, df, spy, as_of=AS_OF_1993_FILE),
+            )
+            for cid, df in (("cut", cut), ("full", full))
+        ]
+        s = pf.summarize(pf.results_frame(runs), horizon="3m", seed=0)
+        assert (s.n, s.n_ended_early, s.n_open) == (1, 1, 0)
+        assert pf.summarize(pf.results_frame(runs), horizon="1y", seed=0).n_open == 2
+
+    def test_frame_without_needed_columns(self, frame) -> None:
+        with pytest.raises(ValueError, match="adj_close"):
+            pf.cluster_returns(
+                self.TRIGGER, frame(NVDA).drop(columns=["adj_close"]), frame(SPY_1993), as_of=AS_OF_1993_FILE
+            )
+
     def test_missing_entry_bar_uses_next_bar_and_flags_it(self, frame, raw) -> None:
         stock = frame(NVDA).drop(pd.Timestamp("2015-03-10"))
         r = pf.cluster_returns(self.TRIGGER, stock, frame(SPY_1993), as_of=AS_OF_1993_FILE)[0]
