@@ -39,14 +39,9 @@ def serve(
     """Run the web app (and, unless --no-scheduler, the scheduled jobs when this process leads)."""
     import uvicorn
 
-    from app.db import get_engine
-    from app.migrate import is_current
-
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not is_current(get_engine(), settings.database_url):
-        err.print("[red]The database schema is not current.[/] Run: clusterbuy db upgrade")
-        raise typer.Exit(2)
+    _require_current_schema()
     logging.getLogger("clusterbuy").info("settings: %s", settings.public_dict())
     uvicorn.run(
         "app.main:create_app",
@@ -57,6 +52,23 @@ def serve(
         proxy_headers=True,
         log_level=settings.log_level.lower(),
     )
+
+
+def _require_current_schema() -> None:
+    """Exit with a clear message (not a traceback) when the database is missing or not migrated."""
+    from app.db import get_engine
+    from app.migrate import is_current
+
+    settings = get_settings()
+    url = settings.public_dict()["database_url"]
+    try:
+        current = is_current(get_engine(), settings.database_url)
+    except Exception as exc:  # driver errors: unreachable server, bad credentials, bad URL
+        err.print(f"[red]Cannot open the database[/] {url}: {str(exc).splitlines()[0]}")
+        raise typer.Exit(2) from None
+    if not current:
+        err.print(f"[red]The database schema is not current[/] ({url}). Run: clusterbuy db upgrade")
+        raise typer.Exit(2)
 
 
 @db_cli.command("upgrade")
@@ -132,6 +144,7 @@ def ingest_files_cmd(
     from app.ingest.files import expand_paths, ingest_files
 
     settings = get_settings()
+    _require_current_schema()
     files = expand_paths(paths)
     with _progress() as progress:
         task = progress.add_task("ingesting", total=len(files))

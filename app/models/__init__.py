@@ -1,11 +1,15 @@
 """ORM models; importing this package registers every table on Base.metadata (Alembic needs that)."""
 
+from app.models.cluster import Cluster, ClusterAlias, ClusterMember
 from app.models.filing import Filing, FilingDocument, Footnote, IngestError
 from app.models.insider import FilingOwner, ReportingOwner
 from app.models.issuer import Issuer
 from app.models.transaction import Holding, InsiderTransaction
 
 __all__ = [
+    "Cluster",
+    "ClusterAlias",
+    "ClusterMember",
     "Filing",
     "FilingDocument",
     "FilingOwner",

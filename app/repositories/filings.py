@@ -97,16 +97,12 @@ def amendment_candidates_for(
 ) -> list[Filing]:
     """Filings of the opposite kind (originals for an amendment, amendments for an original) that
     share the issuer, the form and at least one reporting owner."""
-    stmt = (
-        select(Filing)
-        .join(FilingOwner, FilingOwner.accession == Filing.accession)
-        .where(
-            Filing.issuer_cik == issuer_cik,
-            Filing.base_form == base_form,
-            Filing.is_amendment.is_(not is_amendment),
-            FilingOwner.owner_cik.in_(owner_cik_set),
-        )
-        .distinct()
+    sharing_owner = select(FilingOwner.accession).where(FilingOwner.owner_cik.in_(owner_cik_set))
+    stmt = select(Filing).where(
+        Filing.issuer_cik == issuer_cik,
+        Filing.base_form == base_form,
+        Filing.is_amendment.is_(not is_amendment),
+        Filing.accession.in_(sharing_owner),
     )
     return list(session.scalars(stmt))
 

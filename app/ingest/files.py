@@ -1,0 +1,147 @@
+"""Ingest ownership documents from local files or folders: parse, store one filing per transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app.db import session_scope
+from app.ingest import form4_parser
+from app.ingest.store import store_filing
+from app.repositories import filings as filings_repo
+from app.schemas.form4 import Form4ParseError, ParsedForm4
+
+ACCESSION_IN_NAME = re.compile(r"(\d{10}-\d{2}-\d{6})")
+DOCUMENT_SUFFIXES = {".xml", ".txt"}
+LOCAL_ACCESSION_PREFIX = "local-"
+
+
+@dataclass
+class IngestReport:
+    stored: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    rejections: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    @property
+    def total(self) -> int:
+        return self.stored + self.updated + self.unchanged + self.rejected
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, and every .xml/.txt below given folders, sorted for a stable order."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES)
+            )
+        else:
+            out.append(path)
+    return out
+
+
+def accession_from_name(path: Path) -> str | None:
+    match = ACCESSION_IN_NAME.search(path.name)
+    return match.group(1) if match else None
+
+
+def parse_file(path: Path, *, max_bytes: int) -> ParsedForm4:
+    """Read and parse one document, raising Form4ParseError with a one-line reason."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise Form4ParseError(f"cannot read file: {exc.strerror or exc}") from exc
+    if size > max_bytes:
+        raise Form4ParseError(f"document is {size} bytes, over the {max_bytes}-byte limit")
+    data = path.read_bytes()
+    doc = form4_parser.parse(data, accession=accession_from_name(path), max_bytes=max_bytes)
+    if not doc.accession:
+        # A bare XML with no accession in its name (a saved primary document): give it a stable local
+        # identity from its content so it can be stored, re-ingested idempotently and told apart.
+        doc.accession = local_accession(doc.xml)
+    return doc
+
+
+def local_accession(xml: bytes) -> str:
+    """A 20-character identity for a document that has no EDGAR accession (never a real one)."""
+    return LOCAL_ACCESSION_PREFIX + hashlib.sha256(xml).hexdigest()[:14]
+
+
+def ingest_files(
+    paths: Iterable[Path],
+    *,
+    engine: Engine,
+    max_bytes: int,
+    on_progress: Callable[[Path, str], None] | None = None,
+) -> IngestReport:
+    """Parse and store every document; a bad one is recorded with its reason and the run goes on."""
+    report = IngestReport()
+    for path, outcome, reason in _ingest_iter(expand_paths(paths), engine=engine, max_bytes=max_bytes):
+        report.add(outcome)
+        if reason:
+            report.rejections.append((str(path), reason))
+        if on_progress:
+            on_progress(path, outcome)
+    return report
+
+
+def _ingest_iter(
+    paths: list[Path], *, engine: Engine, max_bytes: int
+) -> Iterator[tuple[Path, str, str | None]]:
+    for path in paths:
+        try:
+            doc = parse_file(path, max_bytes=max_bytes)
+        except Form4ParseError as exc:
+            _record_rejection(engine, path, str(exc))
+            yield path, "rejected", str(exc)
+            continue
+        yield (
+            path,
+            store_with_retry(
+                engine,
+                doc,
+                source="xml" if path.suffix.lower() == ".xml" else "submission",
+                source_ref=str(path),
+            ),
+            None,
+        )
+
+
+def store_with_retry(engine: Engine, doc: ParsedForm4, *, source: str, source_ref: str | None) -> str:
+    """Store one filing in its own transaction; a concurrent writer of the same accession wins and
+    this attempt re-reads the result (so two ingests of the same files leave no duplicates)."""
+    for attempt in range(5):
+        try:
+            with session_scope(engine, write=True) as session:
+                return store_filing(session, doc, source=source, source_ref=source_ref)
+        except (IntegrityError, OperationalError):
+            # Unique violation (PostgreSQL) or a deadlock/lock timeout: the other writer committed
+            # or will commit; retry sees its row and reports it unchanged.
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _record_rejection(engine: Engine, path: Path, reason: str) -> None:
+    with session_scope(engine, write=True) as session:
+        filings_repo.record_ingest_error(
+            session,
+            source_key=accession_from_name(path) or str(path),
+            accession=accession_from_name(path),
+            source_ref=str(path),
+            stage="parse",
+            reason=reason,
+            now=datetime.now(UTC),
+        )
