@@ -6,6 +6,7 @@ the other seven tables (joined on ACCESSION_NUMBER), so bulk history takes the X
 
 from __future__ import annotations
 
+import gc
 import re
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from operator import itemgetter
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
@@ -102,8 +104,10 @@ _FN_FIELDS = {
     "VALU_OWND_FOLWNG_TRANS_FN": "value_owned_after", "DIRECT_INDIRECT_OWNERSHIP_FN": "direct_indirect",
     "NATURE_OF_OWNERSHIP_FN": "nature_of_ownership", "TRANS_FORM_TYPE_FN": "form_type",
 }
-_TX_FN = tuple((i, _FN_FIELDS[c]) for i, c in enumerate(_TX_COLS) if c.endswith("_FN"))
-_HOLDING_FN = tuple((i, _FN_FIELDS[c]) for i, c in enumerate(_HOLDING_COLS) if c.endswith("_FN"))
+_TX_FN_GET = itemgetter(*(i for i, c in enumerate(_TX_COLS) if c.endswith("_FN")))
+_TX_FN_NAMES = tuple(_FN_FIELDS[c] for c in _TX_COLS if c.endswith("_FN"))
+_HOLDING_FN_GET = itemgetter(*(i for i, c in enumerate(_HOLDING_COLS) if c.endswith("_FN")))
+_HOLDING_FN_NAMES = tuple(_FN_FIELDS[c] for c in _HOLDING_COLS if c.endswith("_FN"))
 
 _MONTHS = {m: i for i, m in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
@@ -112,6 +116,7 @@ _FALSE = frozenset({"0", "false", "FALSE", "False", "N", "n"})
 _TICKER_PLACEHOLDERS = frozenset({"NONE", "N/A", "[NONE]"})
 _VENUE_SUFFIXES = (".OB", ".PK")  # venue, not share class: BRK.A and BF.B stay (parser-anchors C1)
 _ROW_START = re.compile(r"\d{10}-\d{2}-\d{6}\t")  # every record starts with an accession number
+_CONTINUATION = re.compile(r"\n(?!\d{10}-\d{2}-\d{6}\t)")
 _ACCESSION = re.compile(r"\d{10}-\d{2}-\d{6}")
 
 Row = tuple[str, ...]
@@ -188,18 +193,27 @@ def iter_dataset_filings(path: Path, *, summary: DatasetSummary | None = None
     summary = summary if summary is not None else DatasetSummary()
     summary.source = str(path)
     errors: list[BulkRowError] = []
-    with _open_source(path) as members:
-        if "SUBMISSION" not in members:
-            raise BulkDatasetError(f"SUBMISSION.tsv not found in {path}")
-        summary.missing_files = [f"{t}.tsv" for t in TABLES if t not in members]
-        submissions = _read_grouped("SUBMISSION", members, _SUBMISSION_COLS, summary, errors, unique=True)
-        owners = _read_grouped("REPORTINGOWNER", members, _OWNER_COLS, summary, errors)
-        nd_tx = _read_grouped("NONDERIV_TRANS", members, _TX_COLS, summary, errors)
-        d_tx = _read_grouped("DERIV_TRANS", members, _TX_COLS, summary, errors)
-        nd_hold = _read_grouped("NONDERIV_HOLDING", members, _HOLDING_COLS, summary, errors)
-        d_hold = _read_grouped("DERIV_HOLDING", members, _HOLDING_COLS, summary, errors)
-        footnotes = _read_grouped("FOOTNOTES", members, _FOOTNOTE_COLS, summary, errors)
-        signatures = _read_grouped("OWNER_SIGNATURE", members, _SIGNATURE_COLS, summary, errors)
+    # Reading builds ~10^6 small tuples that live until the end; cyclic GC passes over them cost ~40% of
+    # the read and can free nothing, so pause it for this phase only (not across yields).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with _open_source(path) as members:
+            if "SUBMISSION" not in members:
+                raise BulkDatasetError(f"SUBMISSION.tsv not found in {path}")
+            summary.missing_files = [f"{t}.tsv" for t in TABLES if t not in members]
+            read = partial(_read_grouped, members=members, summary=summary, errors=errors)
+            submissions = read("SUBMISSION", wanted=_SUBMISSION_COLS, unique=True)
+            owners = read("REPORTINGOWNER", wanted=_OWNER_COLS)
+            nd_tx = read("NONDERIV_TRANS", wanted=_TX_COLS)
+            d_tx = read("DERIV_TRANS", wanted=_TX_COLS)
+            nd_hold = read("NONDERIV_HOLDING", wanted=_HOLDING_COLS)
+            d_hold = read("DERIV_HOLDING", wanted=_HOLDING_COLS)
+            footnotes = read("FOOTNOTES", wanted=_FOOTNOTE_COLS)
+            signatures = read("OWNER_SIGNATURE", wanted=_SIGNATURE_COLS)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     has_footnotes = "FOOTNOTES" in members
 
     summary.row_errors += len(errors)
@@ -252,11 +266,11 @@ def _open_source(path: Path) -> Iterator[dict[str, Callable[[], bytes]]]:
         raise BulkDatasetError(f"not a data set zip or folder: {path}")
 
 
-def _decode_lines(data: bytes, summary: DatasetSummary) -> list[str]:
-    """Split bytes into text lines; UTF-8 per the readme, falling back per line for legacy bytes."""
+def _decode_text(data: bytes, summary: DatasetSummary) -> str:
+    """Decode a TSV: UTF-8 per the readme, falling back per line (cp1252, latin-1) for legacy bytes."""
     data = data.removeprefix(b"\xef\xbb\xbf")
     try:
-        lines = data.decode("utf-8").split("\n")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         lines = []
         for raw in data.split(b"\n"):
@@ -268,9 +282,10 @@ def _decode_lines(data: bytes, summary: DatasetSummary) -> list[str]:
                     lines.append(raw.decode("cp1252"))
                 except UnicodeDecodeError:
                     lines.append(raw.decode("latin-1"))
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return lines
+        text = "\n".join(lines)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    return text.rstrip("\n")
 
 
 def _split_quoted(record: str) -> list[str]:
@@ -306,35 +321,44 @@ def _split_quoted(record: str) -> list[str]:
 def _records(table: str, data: bytes, summary: DatasetSummary
              ) -> tuple[list[str], Iterator[tuple[int, list[str] | str]]]:
     """Return the header and an iterator of (line, fields) or (line, error reason) per logical record."""
-    lines = _decode_lines(data, summary)
-    if not lines:
+    text = _decode_text(data, summary)
+    if not text.strip():
         return [], iter(())
-    header = [h.strip().strip('"').upper() for h in lines[0].rstrip("\r").split("\t")]
+    lines = text.split("\n")
+    header = [h.strip().strip('"').upper() for h in lines[0].split("\t")]
     ncols = len(header)
-    joinable = bool(header) and header[0] == "ACCESSION_NUMBER"
+    # A line that does not start with an accession number continues the previous record: a text field
+    # (footnote, remarks) carried a raw or quoted newline. One regex pass decides if any line needs it.
+    joining = header[0] == "ACCESSION_NUMBER" and _CONTINUATION.search(text, len(lines[0])) is not None
 
-    def generate() -> Iterator[tuple[int, list[str] | str]]:
+    def split(line_no: int, record: str) -> tuple[int, list[str] | str]:
+        fields = _split_quoted(record) if '"' in record else record.split("\t")
+        if len(fields) > ncols and not any(f.strip() for f in fields[ncols:]):
+            del fields[ncols:]  # stray trailing tabs
+        if len(fields) != ncols:
+            return line_no, f"expected {ncols} fields, got {len(fields)}"
+        return line_no, fields
+
+    def fast() -> Iterator[tuple[int, list[str] | str]]:
+        for line_no, line in enumerate(lines[1:], start=2):
+            if '"' in line:
+                yield split(line_no, line)
+                continue
+            fields = line.split("\t")
+            yield (line_no, fields) if len(fields) == ncols else split(line_no, line)
+
+    def joined() -> Iterator[tuple[int, list[str] | str]]:
         i, n = 1, len(lines)
         while i < n:
-            start = i
-            record = lines[i].rstrip("\r")
+            start, record = i, lines[i]
             i += 1
-            # A line that does not start with an accession number continues the previous record: a text
-            # field (footnote, remarks) carried a raw or quoted newline.
-            while joinable and i < n and not _ROW_START.match(lines[i]):
-                record += "\n" + lines[i].rstrip("\r")
+            while i < n and not _ROW_START.match(lines[i]):
+                record += "\n" + lines[i]
                 i += 1
-            if not record.strip():
-                continue
-            fields = _split_quoted(record) if '"' in record else record.split("\t")
-            if len(fields) > ncols and not any(f.strip() for f in fields[ncols:]):
-                del fields[ncols:]  # stray trailing tabs
-            if len(fields) != ncols:
-                yield start + 1, f"expected {ncols} fields, got {len(fields)}"
-                continue
-            yield start + 1, fields
+            if record.strip():
+                yield split(start + 1, record)
 
-    return header, generate()
+    return header, joined() if joining else fast()
 
 
 def _column_getter(table: str, header: list[str], wanted: tuple[str, ...], summary: DatasetSummary
@@ -409,12 +433,16 @@ def _read_grouped(table: str, members: dict[str, Callable[[], bytes]], wanted: t
 # --- converting ----------------------------------------------------------------------------------------
 
 
+# Parsed-value caches shared across filings: a quarter holds a few hundred distinct dates.
+_CACHE_LIMIT = 200_000
+_DATES: dict[str, date] = {}
+_DECIMALS: dict[str, Decimal] = {}
+
+
 class _Converter:
     """Typed value parsing for one filing; bad values become None plus a warning naming file and line."""
 
     __slots__ = ("warnings", "table", "line")
-
-    _dates: dict[str, date | None] = {}  # shared cache: a quarter holds a few hundred distinct dates
 
     def __init__(self) -> None:
         self.warnings: list[str] = []
@@ -429,6 +457,9 @@ class _Converter:
         self.warnings.append(f"{self.table}.tsv line {self.line}: {column}: {what}: {value!r}")
 
     def dec(self, value: str, column: str) -> Decimal | None:
+        number = _DECIMALS.get(value)
+        if number is not None:
+            return number
         if not value:
             return None
         # The export prints integers as "4802.0"; drop the artefact so 4802 matches the XML's <value>4802.
@@ -444,20 +475,22 @@ class _Converter:
         if not number.is_finite():
             self.bad(column, value, "not a number")
             return None
+        if len(_DECIMALS) < _CACHE_LIMIT:  # amounts repeat a lot ("0.0", round lots); Decimal is immutable
+            _DECIMALS[value] = number
         return number
 
     def date(self, value: str, column: str) -> date | None:
         if not value:
             return None
-        try:
-            return self._dates[value]
-        except KeyError:
-            pass
+        parsed = _DATES.get(value)
+        if parsed is not None:
+            return parsed
         parsed = _parse_date(value.strip())
         if parsed is None:
             self.bad(column, value, "not a date")
             return None
-        self._dates[value] = parsed
+        if len(_DATES) < _CACHE_LIMIT:
+            _DATES[value] = parsed
         return parsed
 
     def flag(self, value: str, column: str) -> bool | None:
@@ -489,9 +522,12 @@ def _text(value: str) -> str | None:
 
 def _ids(value: str) -> list[str]:
     """Split a *_FN cell ("F3, F2") into ids in natural order: the data sets do not keep the XML's order."""
+    if "," not in value:
+        value = value.strip()
+        return [value] if value else []
     ids = {part.strip() for part in value.split(",")}
     ids.discard("")
-    return sorted(ids, key=_natural) if len(ids) > 1 else list(ids)
+    return sorted(sorted(ids), key=len) if len(ids) > 1 else list(ids)  # F2 before F10
 
 
 def _natural(footnote_id: str) -> tuple[int, str]:
@@ -504,8 +540,10 @@ def _cik(value: str) -> str | None:
     return value.zfill(10) if value.isdigit() and len(value) <= 10 else None
 
 
-def _sk_order(rows: Rows) -> list[tuple[int, Row]]:
+def _sk_order(rows: Rows) -> Rows:
     """Order rows by surrogate key, which follows document order within a filing (checked against XML)."""
+    if len(rows) < 2:
+        return rows
     def key(item: tuple[int, Row]) -> tuple[int, int]:
         sk = item[1][1].strip()
         return (int(sk), item[0]) if sk.isdigit() else (1 << 62, item[0])
@@ -577,12 +615,12 @@ def _owners(conv: _Converter, rows: Rows) -> list[ParsedOwner]:
                             other_text=_text(other_text))
         # A comma list such as "Director,Officer,TenPercentOwner,Other" (readme: OFFICER, DIRECTOR, ...).
         for token in relationship.split(","):
-            key = re.sub(r"[^A-Z0-9]", "", token.upper())
+            key = token.strip().upper().replace(" ", "").replace("_", "")
             if key == "DIRECTOR":
                 owner.is_director = True
             elif key == "OFFICER":
                 owner.is_officer = True
-            elif key in ("TENPERCENTOWNER", "10OWNER", "10PERCENTOWNER"):
+            elif key in ("TENPERCENTOWNER", "10%OWNER", "10PERCENTOWNER"):
                 owner.is_ten_percent_owner = True
             elif key == "OTHER":
                 owner.is_other = True
@@ -592,19 +630,15 @@ def _owners(conv: _Converter, rows: Rows) -> list[ParsedOwner]:
     return owners
 
 
-def _footnote_map(row: Row, positions: tuple[tuple[int, str], ...]) -> dict[str, list[str]]:
-    notes: dict[str, list[str]] = {}
-    for pos, name in positions:
-        value = row[pos]
-        if value:
-            ids = _ids(value)
-            if ids:
-                notes[name] = ids
-    return notes
+def _footnote_map(values: tuple[str, ...], names: tuple[str, ...]) -> dict[str, list[str]]:
+    if not any(values):  # most rows carry no footnote at all
+        return {}
+    return {name: ids for name, value in zip(names, values, strict=True) if value and (ids := _ids(value))}
 
 
 def _transactions(conv: _Converter, kind: TableName, table: str, rows: Rows) -> list[ParsedTransaction]:
     out: list[ParsedTransaction] = []
+    dec, day = conv.dec, conv.date  # most cells are empty: test before calling (hot loop, ~100k rows)
     for index, (line, row) in enumerate(_sk_order(rows)):
         conv.at(table, line)
         (_, _, title, _, conv_price, _, trans_date, _, deemed, _, form_type, code, swap, _, timeliness, _,
@@ -613,36 +647,37 @@ def _transactions(conv: _Converter, kind: TableName, table: str, rows: Rows) -> 
         out.append(ParsedTransaction(
             table=kind,
             index=index,
-            security_title=_text(title),
-            transaction_date=conv.date(trans_date, "TRANS_DATE"),
-            deemed_execution_date=conv.date(deemed, "DEEMED_EXECUTION_DATE"),
-            form_type=_text(form_type),
-            code=_text(code),
-            acquired_disposed=_text(acq_disp),
-            shares=conv.dec(shares, "TRANS_SHARES"),
-            total_value=conv.dec(total_value, "TRANS_TOTAL_VALUE"),
-            price=conv.dec(price, "TRANS_PRICEPERSHARE"),
+            security_title=title.strip() or None,
+            transaction_date=day(trans_date, "TRANS_DATE") if trans_date else None,
+            deemed_execution_date=day(deemed, "DEEMED_EXECUTION_DATE") if deemed else None,
+            form_type=form_type.strip() or None,
+            code=code.strip() or None,
+            acquired_disposed=acq_disp.strip() or None,
+            shares=dec(shares, "TRANS_SHARES") if shares else None,
+            total_value=dec(total_value, "TRANS_TOTAL_VALUE") if total_value else None,
+            price=dec(price, "TRANS_PRICEPERSHARE") if price else None,
             price_low=None,
             price_high=None,
-            shares_owned_after=conv.dec(owned_after, "SHRS_OWND_FOLWNG_TRANS"),
-            value_owned_after=conv.dec(value_after, "VALU_OWND_FOLWNG_TRANS"),
-            direct_indirect=_text(direct),
-            nature_of_ownership=_text(nature),
+            shares_owned_after=dec(owned_after, "SHRS_OWND_FOLWNG_TRANS") if owned_after else None,
+            value_owned_after=dec(value_after, "VALU_OWND_FOLWNG_TRANS") if value_after else None,
+            direct_indirect=direct.strip() or None,
+            nature_of_ownership=nature.strip() or None,
             equity_swap_involved=conv.flag(swap, "EQUITY_SWAP_INVOLVED"),
-            timeliness=_text(timeliness),  # readme §6.1: E early, L late, empty on time
-            conversion_or_exercise_price=conv.dec(conv_price, "CONV_EXERCISE_PRICE"),
-            exercise_date=conv.date(exercise, "EXCERCISE_DATE"),
-            expiration_date=conv.date(expiration, "EXPIRATION_DATE"),
-            underlying_security_title=_text(u_title),
-            underlying_shares=conv.dec(u_shares, "UNDLYNG_SEC_SHARES"),
-            underlying_value=conv.dec(u_value, "UNDLYNG_SEC_VALUE"),
-            footnotes=_footnote_map(row, _TX_FN),
+            timeliness=timeliness.strip() or None,  # readme §6.1: E early, L late, empty on time
+            conversion_or_exercise_price=dec(conv_price, "CONV_EXERCISE_PRICE") if conv_price else None,
+            exercise_date=day(exercise, "EXCERCISE_DATE") if exercise else None,
+            expiration_date=day(expiration, "EXPIRATION_DATE") if expiration else None,
+            underlying_security_title=u_title.strip() or None,
+            underlying_shares=dec(u_shares, "UNDLYNG_SEC_SHARES") if u_shares else None,
+            underlying_value=dec(u_value, "UNDLYNG_SEC_VALUE") if u_value else None,
+            footnotes=_footnote_map(_TX_FN_GET(row), _TX_FN_NAMES),
         ))
     return out
 
 
 def _holdings(conv: _Converter, kind: TableName, table: str, rows: Rows) -> list[ParsedHolding]:
     out: list[ParsedHolding] = []
+    dec, day = conv.dec, conv.date  # most cells are empty: test before calling (hot loop, ~100k rows)
     for index, (line, row) in enumerate(_sk_order(rows)):
         conv.at(table, line)
         (_, _, title, _, conv_price, _, _form_type, _, exercise, _, expiration, _, u_title, _, u_shares, _,
@@ -650,18 +685,18 @@ def _holdings(conv: _Converter, kind: TableName, table: str, rows: Rows) -> list
         out.append(ParsedHolding(
             table=kind,
             index=index,
-            security_title=_text(title),
-            shares_owned=conv.dec(owned, "SHRS_OWND_FOLWNG_TRANS"),
-            value_owned=conv.dec(value_owned, "VALU_OWND_FOLWNG_TRANS"),
-            direct_indirect=_text(direct),
-            nature_of_ownership=_text(nature),
-            conversion_or_exercise_price=conv.dec(conv_price, "CONV_EXERCISE_PRICE"),
-            exercise_date=conv.date(exercise, "EXERCISE_DATE"),
-            expiration_date=conv.date(expiration, "EXPIRATION_DATE"),
-            underlying_security_title=_text(u_title),
-            underlying_shares=conv.dec(u_shares, "UNDLYNG_SEC_SHARES"),
-            underlying_value=conv.dec(u_value, "UNDLYNG_SEC_VALUE"),
-            footnotes=_footnote_map(row, _HOLDING_FN),
+            security_title=title.strip() or None,
+            shares_owned=dec(owned, "SHRS_OWND_FOLWNG_TRANS") if owned else None,
+            value_owned=dec(value_owned, "VALU_OWND_FOLWNG_TRANS") if value_owned else None,
+            direct_indirect=direct.strip() or None,
+            nature_of_ownership=nature.strip() or None,
+            conversion_or_exercise_price=dec(conv_price, "CONV_EXERCISE_PRICE") if conv_price else None,
+            exercise_date=day(exercise, "EXERCISE_DATE") if exercise else None,
+            expiration_date=day(expiration, "EXPIRATION_DATE") if expiration else None,
+            underlying_security_title=u_title.strip() or None,
+            underlying_shares=dec(u_shares, "UNDLYNG_SEC_SHARES") if u_shares else None,
+            underlying_value=dec(u_value, "UNDLYNG_SEC_VALUE") if u_value else None,
+            footnotes=_footnote_map(_HOLDING_FN_GET(row), _HOLDING_FN_NAMES),
         ))
     return out
 
