@@ -4,9 +4,22 @@ from app.models.cluster import Cluster, ClusterAlias, ClusterMember
 from app.models.filing import Filing, FilingDocument, Footnote, IngestError
 from app.models.insider import FilingOwner, ReportingOwner
 from app.models.issuer import Issuer
+from app.models.ops import BackfillDay, IngestCheckpoint, JobRun
+from app.models.performance import ClusterReturn
+from app.models.price import PriceBar, PriceSeriesState, StockSplit
+from app.models.reference import IssuerTicker, NewsEvent
 from app.models.transaction import Holding, InsiderTransaction
 
 __all__ = [
+    "BackfillDay",
+    "ClusterReturn",
+    "IngestCheckpoint",
+    "IssuerTicker",
+    "JobRun",
+    "NewsEvent",
+    "PriceBar",
+    "PriceSeriesState",
+    "StockSplit",
     "Cluster",
     "ClusterAlias",
     "ClusterMember",
