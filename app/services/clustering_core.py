@@ -7,11 +7,12 @@ no framework. The caller feeds eligible purchases and materializes the returned 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from operator import attrgetter
 
 DEFAULT_N = 3
 DEFAULT_W = 14
@@ -121,16 +122,10 @@ def find_clusters(
 ) -> list[ClusterResult]:
     """Find every cluster under rule (n, w), ordered by issuer CIK then first trade date."""
     validate_rule(n, w, max_span_days)
+    rows = list(purchases)
+    _validate_records(rows)
     by_issuer: dict[str, list[PurchaseRecord]] = defaultdict(list)
-    seen: set[int] = set()
-    for p in purchases:
-        if p.transaction_id in seen:
-            raise ValueError(f"duplicate transaction_id {p.transaction_id}")
-        if p.known_at.tzinfo is None:
-            raise ValueError(f"transaction {p.transaction_id}: known_at must be timezone-aware")
-        if not p.owner_ciks:
-            raise ValueError(f"transaction {p.transaction_id}: owner_ciks is empty")
-        seen.add(p.transaction_id)
+    for p in rows:
         by_issuer[p.issuer_cik].append(p)
     results: list[ClusterResult] = []
     for issuer in sorted(by_issuer):
@@ -138,8 +133,21 @@ def find_clusters(
     return results
 
 
-def _date_key(r: PurchaseRecord) -> tuple[date, datetime, str, int]:
-    return (r.trade_date, r.known_at, r.accession, r.transaction_id)
+_date_key = attrgetter("trade_date", "known_at", "accession", "transaction_id")
+_arrival_key = attrgetter("known_at", "accession", "transaction_id")
+
+
+def _validate_records(rows: list[PurchaseRecord]) -> None:
+    """Raise ValueError on records the point-in-time replay cannot order or attribute."""
+    ids = [p.transaction_id for p in rows]
+    if len(set(ids)) != len(ids):
+        dup = min(i for i, count in Counter(ids).items() if count > 1)
+        raise ValueError(f"duplicate transaction_id {dup}")
+    for p in rows:
+        if p.known_at.tzinfo is None:
+            raise ValueError(f"transaction {p.transaction_id}: known_at must be timezone-aware")
+        if not p.owner_ciks:
+            raise ValueError(f"transaction {p.transaction_id}: owner_ciks is empty")
 
 
 def _split(
@@ -252,9 +260,7 @@ class _IssuerReplay:
                 shared_days.add(ords[i])
         # Block (trade date, shares, price) -> first-known rows carrying it (DESIGN §2, buyer).
         originals: dict[tuple[int, Decimal, Decimal], list[int]] = {}
-        arrival = sorted(
-            range(len(rows)), key=lambda i: (rows[i].known_at, rows[i].accession, rows[i].transaction_id)
-        )
+        arrival = sorted(range(len(rows)), key=list(map(_arrival_key, rows)).__getitem__)
         done: set[str] = set()
         touched: dict[int, list[int]] = {}
         t = rows[arrival[0]].known_at

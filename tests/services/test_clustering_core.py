@@ -408,12 +408,12 @@ def purchase_sets(draw: st.DrawFn, max_filings: int = 14, max_day: int = 200) ->
     return rows
 
 
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 rules = st.tuples(st.integers(2, 4), st.sampled_from([1, 7, 14, 30]))
 
 
 class TestProperties:
-    @PROPERTY
+    @settings(PROPERTY, max_examples=200)
     @given(purchase_sets(), rules)
     def test_matches_naive_point_in_time_reference(
         self, rows: list[PurchaseRecord], rule: tuple[int, int]
