@@ -173,6 +173,20 @@ def _progress() -> Progress:
     )
 
 
+def _register_area_commands() -> None:
+    # Area modules decorate `cli`; imported here (not at the top) because they import `cli` from us.
+    import importlib
+    import pkgutil
+
+    import app.commands
+
+    for module in pkgutil.iter_modules(app.commands.__path__):
+        importlib.import_module(f"app.commands.{module.name}")
+
+
+_register_area_commands()
+
+
 def main() -> None:
     from app.config import MissingUserAgentError
 

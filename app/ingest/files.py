@@ -17,6 +17,7 @@ from app.ingest import form4_parser
 from app.ingest.store import store_filing
 from app.repositories import filings as filings_repo
 from app.schemas.form4 import Form4ParseError, ParsedForm4
+from app.services import clustering as clustering_service
 
 ACCESSION_IN_NAME = re.compile(r"(\d{10}-\d{2}-\d{6})")
 DOCUMENT_SUFFIXES = {".xml", ".txt"}
@@ -30,6 +31,7 @@ class IngestReport:
     unchanged: int = 0
     rejected: int = 0
     rejections: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    touched_issuers: set[str] = field(default_factory=set)
 
     @property
     def total(self) -> int:
@@ -88,18 +90,27 @@ def ingest_files(
 ) -> IngestReport:
     """Parse and store every document; a bad one is recorded with its reason and the run goes on."""
     report = IngestReport()
-    for path, outcome, reason in _ingest_iter(expand_paths(paths), engine=engine, max_bytes=max_bytes):
+    for path, outcome, detail in _ingest_iter(expand_paths(paths), engine=engine, max_bytes=max_bytes):
         report.add(outcome)
-        if reason:
-            report.rejections.append((str(path), reason))
+        if outcome == "rejected":
+            report.rejections.append((str(path), detail))
+        elif outcome in ("stored", "updated"):
+            report.touched_issuers.add(detail)
         if on_progress:
             on_progress(path, outcome)
+    refresh_clusters(engine, report.touched_issuers)
     return report
 
 
-def _ingest_iter(
-    paths: list[Path], *, engine: Engine, max_bytes: int
-) -> Iterator[tuple[Path, str, str | None]]:
+def refresh_clusters(engine: Engine, issuer_ciks: set[str]) -> None:
+    """Bring the materialized clusters of the issuers an ingest touched up to date."""
+    if issuer_ciks:
+        with session_scope(engine, write=True) as session:
+            clustering_service.refresh_issuers(session, issuer_ciks)
+
+
+def _ingest_iter(paths: list[Path], *, engine: Engine, max_bytes: int) -> Iterator[tuple[Path, str, str]]:
+    """Yield (path, outcome, detail): the rejection reason, or the issuer CIK of the filing."""
     for path in paths:
         try:
             doc = parse_file(path, max_bytes=max_bytes)
@@ -107,16 +118,9 @@ def _ingest_iter(
             _record_rejection(engine, path, str(exc))
             yield path, "rejected", str(exc)
             continue
-        yield (
-            path,
-            store_with_retry(
-                engine,
-                doc,
-                source="xml" if path.suffix.lower() == ".xml" else "submission",
-                source_ref=str(path),
-            ),
-            None,
-        )
+        source = "xml" if path.suffix.lower() == ".xml" else "submission"
+        outcome = store_with_retry(engine, doc, source=source, source_ref=str(path))
+        yield path, outcome, doc.issuer.cik
 
 
 def store_with_retry(engine: Engine, doc: ParsedForm4, *, source: str, source_ref: str | None) -> str:

@@ -1,0 +1,166 @@
+"""SQL for eligible purchases (the clustering input) and the materialized default-rule clusters."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Cluster,
+    ClusterAlias,
+    ClusterMember,
+    Filing,
+    FilingOwner,
+    Footnote,
+    InsiderTransaction,
+)
+from app.repositories.filings import _insert
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseRow:
+    transaction_id: int
+    issuer_cik: str
+    accession: str
+    trade_date: date
+    known_at: datetime
+    shares: Decimal
+    value: Decimal
+
+
+def eligible_purchases(
+    session: Session,
+    *,
+    issuer_ciks: Iterable[str] | None = None,
+    trade_since: date | None = None,
+    trade_until: date | None = None,
+) -> list[PurchaseRow]:
+    """Eligible purchases (DESIGN §2) with their filing's known-at time."""
+    stmt = (
+        select(
+            InsiderTransaction.id,
+            InsiderTransaction.issuer_cik,
+            InsiderTransaction.accession,
+            InsiderTransaction.transaction_date,
+            Filing.known_at,
+            InsiderTransaction.shares,
+            InsiderTransaction.value,
+        )
+        .join(Filing, Filing.accession == InsiderTransaction.accession)
+        .where(
+            InsiderTransaction.is_eligible_purchase.is_(True),
+            InsiderTransaction.transaction_date.is_not(None),
+            Filing.known_at.is_not(None),
+        )
+    )
+    if issuer_ciks is not None:
+        stmt = stmt.where(InsiderTransaction.issuer_cik.in_(list(issuer_ciks)))
+    if trade_since is not None:
+        stmt = stmt.where(InsiderTransaction.transaction_date >= trade_since)
+    if trade_until is not None:
+        stmt = stmt.where(InsiderTransaction.transaction_date <= trade_until)
+    return [PurchaseRow(*row) for row in session.execute(stmt)]
+
+
+def issuers_with_purchases(session: Session) -> list[str]:
+    stmt = (
+        select(InsiderTransaction.issuer_cik)
+        .where(InsiderTransaction.is_eligible_purchase.is_(True))
+        .distinct()
+    )
+    return list(session.scalars(stmt))
+
+
+def owners_by_accession(session: Session, accessions: Sequence[str]) -> dict[str, list[FilingOwner]]:
+    out: dict[str, list[FilingOwner]] = defaultdict(list)
+    for chunk in _chunks(accessions):
+        stmt = select(FilingOwner).where(FilingOwner.accession.in_(chunk)).order_by(FilingOwner.position)
+        for owner in session.scalars(stmt):
+            out[owner.accession].append(owner)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFacts:
+    """What flags are computed from, per member row."""
+
+    is_amendment: bool
+    is_10b5_1: bool | None
+    timeliness: str | None
+    price_source: str | None
+    footnote_texts: tuple[str, ...]
+
+
+def member_facts(session: Session, transaction_ids: Sequence[int]) -> dict[int, MemberFacts]:
+    rows: list[Any] = []
+    for chunk in _chunks(transaction_ids):
+        stmt = (
+            select(InsiderTransaction, Filing.is_amendment)
+            .join(Filing, Filing.accession == InsiderTransaction.accession)
+            .where(InsiderTransaction.id.in_(chunk))
+        )
+        rows.extend(session.execute(stmt))
+    accessions = sorted({tx.accession for tx, _ in rows})
+    notes: dict[tuple[str, str], str] = {}
+    for chunk in _chunks(accessions):
+        for fn in session.scalars(select(Footnote).where(Footnote.accession.in_(chunk))):
+            notes[(fn.accession, fn.footnote_id)] = fn.text
+    out: dict[int, MemberFacts] = {}
+    for tx, is_amendment in rows:
+        ids = sorted({fid for fids in (tx.footnote_ids or {}).values() for fid in fids})
+        texts = tuple(notes[(tx.accession, fid)] for fid in ids if (tx.accession, fid) in notes)
+        out[tx.id] = MemberFacts(bool(is_amendment), tx.is_10b5_1, tx.timeliness, tx.price_source, texts)
+    return out
+
+
+def cluster_ids_for_issuers(session: Session, issuer_ciks: Sequence[str]) -> set[str]:
+    out: set[str] = set()
+    for chunk in _chunks(issuer_ciks):
+        out.update(session.scalars(select(Cluster.id).where(Cluster.issuer_cik.in_(chunk))))
+    return out
+
+
+def replace_issuer_clusters(
+    session: Session,
+    *,
+    issuer_ciks: Sequence[str],
+    clusters: Sequence[dict[str, Any]],
+    members: Sequence[dict[str, Any]],
+    aliases: Sequence[dict[str, Any]],
+) -> None:
+    """Make the stored clusters of these issuers exactly `clusters`, keeping rows whose id survives
+    (so their materialized returns stay) and dropping the rest."""
+    keep = {c["id"] for c in clusters}
+    stale = cluster_ids_for_issuers(session, issuer_ciks) - keep
+    for chunk in _chunks(sorted(stale)):
+        session.execute(delete(Cluster).where(Cluster.id.in_(chunk)))
+    for chunk in _chunks(sorted(keep)):
+        session.execute(delete(ClusterMember).where(ClusterMember.cluster_id.in_(chunk)))
+        session.execute(delete(ClusterAlias).where(ClusterAlias.cluster_id.in_(chunk)))
+    alias_ids = sorted({a["alias_id"] for a in aliases})
+    for chunk in _chunks(alias_ids):
+        session.execute(delete(ClusterAlias).where(ClusterAlias.alias_id.in_(chunk)))
+    for values in clusters:
+        stmt = _insert(session, Cluster).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Cluster.id], set_={k: v for k, v in values.items() if k != "id"}
+        )
+        session.execute(stmt)
+    if members:
+        session.execute(_insert(session, ClusterMember), list(members))
+    if aliases:
+        session.execute(_insert(session, ClusterAlias), list(aliases))
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    # Bounded IN lists: SQLite caps bound parameters, and huge lists plan badly on PostgreSQL.
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
