@@ -1,0 +1,781 @@
+"""Parse SEC ownership documents (Forms 3, 4, 5 and amendments) into ``ParsedForm4``.
+
+Pure: bytes in, dataclasses out, no I/O. Accepts bare ownership XML or a full EDGAR submission (.txt).
+Every amount is a ``Decimal``; a value the filer left out stays ``None`` (never 0); footnote ids are kept
+per field; suspicious values are flagged, never rewritten. Spec: parser-anchors §0 and §1 B–H.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+
+from lxml import etree
+
+from app.ingest import safe_xml, sgml
+from app.schemas.form4 import (
+    Form4ParseError,
+    ParsedForm4,
+    ParsedHolding,
+    ParsedIssuer,
+    ParsedOwner,
+    ParsedSignature,
+    ParsedTransaction,
+    SubmissionHeader,
+    TableName,
+)
+
+PARSER_VERSION = "1"
+KNOWN_SCHEMAS = frozenset({
+    "X0101", "X0201", "X0202", "X0203", "X0204", "X0205", "X0206", "X0301", "X0302", "X0303", "X0304",
+    "X0305", "X0306", "X0407", "X0508", "X0609",
+})
+KNOWN_DOCUMENT_TYPES = frozenset({"3", "3/A", "4", "4/A", "5", "5/A"})
+
+# Leaves of a table row -> the ParsedTransaction field they fill, also the key of the row's `footnotes`.
+_ROW_FIELDS = {
+    "securityTitle": "security_title",
+    "conversionOrExercisePrice": "conversion_or_exercise_price",
+    "transactionDate": "transaction_date",
+    "deemedExecutionDate": "deemed_execution_date",
+    "transactionFormType": "form_type",
+    "transactionCode": "code",
+    "equitySwapInvolved": "equity_swap_involved",
+    "transactionTimeliness": "timeliness",
+    "transactionShares": "shares",
+    "transactionTotalValue": "total_value",
+    "transactionPricePerShare": "price",
+    "transactionValue": "price",  # X0101 name of the per-share price
+    "transactionAcquiredDisposedCode": "acquired_disposed",
+    "exerciseDate": "exercise_date",
+    "expirationDate": "expiration_date",
+    "underlyingSecurityTitle": "underlying_security_title",
+    "underlyingSecurityShares": "underlying_shares",
+    "underlyingSecurityValue": "underlying_value",
+    "sharesOwnedFollowingTransaction": "shares_owned_after",
+    "valueOwnedFollowingTransaction": "value_owned_after",
+    "directOrIndirectOwnership": "direct_indirect",
+    "natureOfOwnership": "nature_of_ownership",
+}
+# Grouping elements inside a row. A footnote on the coding block explains the code ("sold under a
+# 10b5-1 plan"), so it files under "code"; the others keep their own name.
+_GROUPS = {
+    "transactionCoding": "code",
+    "transactionAmounts": "transaction_amounts",
+    "postTransactionAmounts": "post_transaction_amounts",
+    "ownershipNature": "ownership_nature",
+    "underlyingSecurity": "underlying_security",
+}
+_ROW_TAGS = frozenset({
+    "nonDerivativeTransaction", "nonDerivativeHolding", "derivativeTransaction", "derivativeHolding",
+})
+# The bare coding leaves cannot hold a footnoteId: one that follows them sits on transactionCoding.
+_NOTE_ALIAS = {"form_type": "code", "equity_swap_involved": "code"}
+# Holdings carry the post-transaction amount as the position itself.
+_HOLDING_RENAME = {"shares_owned_after": "shares_owned", "value_owned_after": "value_owned"}
+
+_TRUE = frozenset({"1", "true", "True", "TRUE", "Y", "y", "yes", "Yes", "YES", "T", "t"})
+_FALSE = frozenset({"0", "false", "False", "FALSE", "N", "n", "no", "No", "NO", "F", "f"})
+
+_PLACEHOLDER_TICKERS = frozenset({
+    "", "NONE", "N/A", "NA", "N.A.", "N/A.", "[NONE]", "(NONE)", "<NONE>", "NONE.", "-", "--", "---", ".",
+    "NIL", "NULL", "NO SYMBOL", "NO TICKER", "NOT APPLICABLE", "NOT LISTED", "NOT TRADED", "NOTAPPLICABLE",
+    "UNLISTED", "PRIVATE", "0", "?", "N / A", "TBD", "X",
+})
+# Venue suffixes are not part of the symbol (MAJR.OB); share classes (BRK.A, BF.B) are (parser-anchors C1).
+_VENUE_SUFFIXES = (".OTCBB", ".OTCQB", ".OTCQX", ".PINK", ".OTC", ".OB", ".PK", ".QB", ".QX", ".BB")
+_VENUE_PREFIX = re.compile(
+    r"^(?:NYSE\s*(?:AMERICAN|ARCA|MKT)?|NASDAQ(?:GS|GM|CM)?|AMEX|OTC\s*(?:BB|QB|QX|PINK|MARKETS)?|PINK)"
+    r"\s*[:\-]\s*"
+)
+
+# Weighted-average price ranges in footnotes (parser-anchors D7), e.g. "prices ranging from $121.44 to
+# $122.24", "ranged from $1.00 to $1.10", "$10.05-$10.28", "between $5.01 and $5.20".
+_AMOUNT = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
+_RANGE_DOLLARS = re.compile(
+    r"\$\s?" + _AMOUNT + r"\s*(?:to|-|–|—|through)\s*\$?\s?" + _AMOUNT + r"(?![\d%])", re.IGNORECASE
+)
+_RANGE_WORDS = re.compile(
+    r"(?:rang(?:e|es|ed|ing)|between)\s+(?:(?:from|of)\s+)?(?:a\s+low\s+of\s+)?\$?\s?" + _AMOUNT
+    + r"\s*(?:to|and|-|–|—|through)\s*(?:a\s+high\s+of\s+)?\$?\s?" + _AMOUNT + r"(?![\d%])",
+    re.IGNORECASE,
+)
+_RANGE_LOW_HIGH = re.compile(
+    r"(?:low|lowest)\s+(?:sale\s+|purchase\s+)?(?:price\s+)?of\s+\$?\s?" + _AMOUNT
+    + r"\s*,?\s*(?:and|to)\s+(?:a\s+|the\s+)?(?:high|highest)\s+(?:sale\s+|purchase\s+)?"
+    r"(?:price\s+)?of\s+\$?\s?" + _AMOUNT + r"(?![\d%])",
+    re.IGNORECASE,
+)
+
+_MIN_PLAUSIBLE = date(1990, 1, 1)
+_ONE_YEAR = timedelta(days=366)
+_ONE_DAY = timedelta(days=1)
+_SLASH_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_DASH_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})")
+_NUMBER_JUNK = str.maketrans("", "", ", $\u00a0\t\r\n_")
+
+Texts = dict[str, "str | None"]
+Notes = dict[str, list[str]]
+
+
+# --------------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------------
+
+
+def parse(data: bytes, *, accession: str | None = None, max_bytes: int = 5_000_000) -> ParsedForm4:
+    """Parse an ownership document (bare XML or full submission .txt) into a ParsedForm4."""
+    if not isinstance(data, bytes):
+        if isinstance(data, bytearray | memoryview):
+            data = bytes(data)
+        else:
+            raise Form4ParseError(f"expected bytes, got {type(data).__name__}")
+    if len(data) > max_bytes:
+        raise Form4ParseError(f"document is {len(data):,} bytes, over the {max_bytes:,}-byte limit")
+    warnings: list[str] = []
+    header: SubmissionHeader | None = None
+    xml = data
+    head = data[:64].lstrip()
+    if not (head.startswith(b"<?xml") or head.startswith(b"<ownershipDocument")):
+        if sgml.is_submission(data):
+            header, xml = sgml.split_submission(data, warnings)
+        else:
+            reason = sgml.sniff_error_page(data)
+            if reason:
+                raise Form4ParseError(reason)
+    try:
+        safe = safe_xml.parse(xml, max_bytes=max_bytes)
+    except Form4ParseError:
+        # An XHTML error page fails on its DOCTYPE first; name the page rather than the DTD.
+        reason = sgml.sniff_error_page(xml)
+        if reason:
+            raise Form4ParseError(reason) from None
+        raise
+    warnings.extend(safe.warnings)
+    root = safe.root
+    tag = root.tag
+    if tag != "ownershipDocument":
+        if isinstance(tag, str) and tag.startswith("{") and tag.endswith("}ownershipDocument"):
+            # A default namespace would silently empty every lookup (parser-anchors A8): drop it.
+            _strip_namespaces(root)
+            warnings.append("ignored the XML namespace on ownershipDocument")
+        else:
+            reason = sgml.sniff_error_page(xml)
+            name = etree.QName(tag).localname if isinstance(tag, str) else "?"
+            raise Form4ParseError(reason or f"root element is <{name}>, not <ownershipDocument>")
+    return _document(root, xml, header, accession, warnings)
+
+
+def normalize_ticker(raw: str | None) -> str | None:
+    """Upper-case a filed trading symbol; placeholders become None, venue suffixes are dropped."""
+    if raw is None:
+        return None
+    symbol = raw.strip().upper()
+    if symbol.isalpha() and symbol not in _PLACEHOLDER_TICKERS:
+        return symbol  # the common case: AAPL, MSFT
+    symbol = " ".join(symbol.split()).lstrip("$")
+    if symbol in _PLACEHOLDER_TICKERS:
+        return None
+    symbol = _VENUE_PREFIX.sub("", symbol)
+    for suffix in _VENUE_SUFFIXES:
+        if symbol.endswith(suffix) and len(symbol) > len(suffix):
+            symbol = symbol[: -len(suffix)]
+            break
+        if symbol.endswith(" " + suffix[1:]) or symbol.endswith(f"({suffix[1:]})"):
+            symbol = symbol[: symbol.rfind(suffix[1:])].rstrip(" (")
+            break
+    symbol = symbol.strip(" .")
+    return None if symbol in _PLACEHOLDER_TICKERS else symbol
+
+
+def normalize_cik(raw: str | None) -> str | None:
+    """Zero-pad a CIK to 10 digits; None when absent, Form4ParseError when not a number."""
+    if raw is None:
+        return None
+    cik = raw.strip()
+    if not cik:
+        return None
+    if cik.isdigit() and len(cik) <= 10:
+        return cik.zfill(10)
+    digits = cik.replace("-", "").replace(" ", "").lstrip("0")
+    if digits.isdigit() and len(digits) <= 10:
+        return digits.zfill(10)
+    raise Form4ParseError(f"CIK {cik[:20]!r} is not a number of at most 10 digits")
+
+
+def parse_price_range(text: str) -> list[tuple[Decimal, Decimal]]:
+    """Return every (low, high) price range stated in a footnote, low <= high, in text order."""
+    found = _ranges(_RANGE_DOLLARS, text) if "$" in text else []
+    if not found:
+        # The wordy patterns cost ~15x the "$a to $b" one: run them only when their keywords are present.
+        lowered = text.lower()
+        if "rang" in lowered or "between" in lowered:
+            found = _ranges(_RANGE_WORDS, text)
+        if not found and "low" in lowered and "high" in lowered:
+            found = _ranges(_RANGE_LOW_HIGH, text)
+    return found
+
+
+def _ranges(pattern: re.Pattern[str], text: str) -> list[tuple[Decimal, Decimal]]:
+    found: list[tuple[Decimal, Decimal]] = []
+    for match in pattern.finditer(text):
+        try:
+            a = Decimal(_trim_zeros(match.group(1).replace(",", "")))
+            b = Decimal(_trim_zeros(match.group(2).replace(",", "")))
+        except InvalidOperation:
+            continue
+        pair = (a, b) if a <= b else (b, a)
+        if pair[0] > 0 and pair not in found:
+            found.append(pair)
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# Document
+# --------------------------------------------------------------------------------------------------
+
+
+class _Walk:
+    """Raw texts gathered from the tree, before any conversion."""
+
+    __slots__ = ("doc", "footnotes", "legacy", "owners", "remarks", "rows", "signatures")
+
+    def __init__(self) -> None:
+        self.doc: Texts = {}
+        self.owners: list[Texts] = []
+        self.signatures: list[Texts] = []
+        self.rows: list[tuple[str, TableName, Texts, Notes]] = []  # (row tag, table, texts, footnote ids)
+        self.footnotes: dict[str, str] = {}
+        self.remarks: str | None = None
+        self.legacy = False
+
+
+def _walk(root: etree._Element) -> _Walk:
+    """Collect every text the parser needs: document fields by child loops, rows by _row_texts()."""
+    walk = _Walk()
+    doc = walk.doc
+    for child in root:
+        tag = child.tag
+        if tag == "nonDerivativeTable" or tag == "derivativeTable":
+            table: TableName = "derivative" if tag[0] == "d" else "non_derivative"
+            for row in child:
+                row_tag = row.tag
+                if row_tag in _ROW_TAGS:
+                    walk.rows.append((row_tag, table, *_row_texts(row)))
+        elif tag == "reportingOwner":
+            owner: Texts = {}
+            for part in child:
+                if part.tag != "reportingOwnerAddress":  # reportingOwnerId, reportingOwnerRelationship
+                    for leaf in part:
+                        owner[leaf.tag] = _leaf_text(leaf)
+            walk.owners.append(owner)
+        elif tag == "footnotes":
+            for note in child:
+                if note.tag == "footnote":
+                    ref = (note.get("id") or "").strip()
+                    if ref:
+                        walk.footnotes[ref] = _itertext(note) or ""
+        elif tag == "issuer":
+            for leaf in child:
+                doc[leaf.tag] = _leaf_text(leaf)
+        elif tag == "ownerSignature":
+            walk.signatures.append({leaf.tag: _leaf_text(leaf) for leaf in child})
+        elif tag == "remarks":
+            walk.remarks = _itertext(child)
+        elif tag == "nonDerivativeSecurity" or tag == "derivativeSecurity":
+            # X0101 (2003) puts rows straight under the root with these names (edgar-protocol §7.3).
+            walk.legacy = True
+            walk.rows.append((tag, "derivative" if tag[0] == "d" else "non_derivative", *_row_texts(child)))
+        elif type(tag) is str:
+            doc[tag] = _leaf_text(child)
+    return walk
+
+
+def _leaf_text(el: etree._Element) -> str | None:
+    # Document-level leaves are bare text (issuerCik, isDirector, ...), but tolerate a <value> wrapper.
+    if len(el):
+        for child in el:
+            if child.tag == "value":
+                return child.text
+        return None
+    return el.text
+
+
+def _row_texts(row: etree._Element) -> tuple[Texts, Notes]:
+    """Flatten one table row into {field: raw text} and {field: [footnote ids]}."""
+    # The hot loop: one C-level pre-order `iter()` (~2x faster than nested child loops, ~5x faster than
+    # an XPath per field). Most leaves wrap their text in <value> beside <footnoteId/> siblings; the
+    # coding leaves carry bare text (parser-anchors B1), so each leaf first stores its own text and a
+    # following <value> overwrites it. Any other element resets the current leaf, so a <value> under an
+    # unknown or grouping element is never attributed to a neighbour.
+    texts: Texts = {}
+    notes: Notes = {}
+    fields = _ROW_FIELDS
+    name: str | None = None
+    group: str | None = None
+    for el in row.iter():
+        tag = el.tag
+        if tag == "value":
+            if name is not None:
+                texts[name] = el.text
+            continue
+        key = fields.get(tag)  # type: ignore[call-overload]
+        if key is not None:
+            name = key
+            texts[key] = el.text
+            continue
+        if tag == "footnoteId":
+            # A footnote can sit on any field or on the coding block (parser-anchors B2). Per the
+            # schema a footnoteId is a child of a field (beside its <value>) or of transactionCoding
+            # (after the bare coding leaves), so the last leaf or group seen names it: no getparent().
+            ref = el.get("id")
+            if ref:
+                field = (_NOTE_ALIAS.get(name, name) if name is not None else group) or "row"
+                ref = ref.strip()
+                ids = notes.get(field)
+                if ids is None:
+                    notes[field] = [ref]
+                elif ref not in ids:
+                    ids.append(ref)
+            continue
+        name = None
+        key = _GROUPS.get(tag)  # type: ignore[call-overload]
+        if key is not None:
+            group = key
+    return texts, notes
+
+
+def _document(
+    root: etree._Element,
+    xml: bytes,
+    header: SubmissionHeader | None,
+    accession: str | None,
+    warnings: list[str],
+) -> ParsedForm4:
+    walk = _walk(root)
+    doc = walk.doc
+    if walk.legacy:
+        warnings.append("legacy X0101 layout (nonDerivativeSecurity/derivativeSecurity rows)")
+
+    schema_version = _clean(doc.get("schemaVersion"))
+    if schema_version is not None and schema_version not in KNOWN_SCHEMAS:
+        warnings.append(f"unseen schemaVersion {schema_version!r}")
+    document_type = _clean(doc.get("documentType"))
+    if document_type is None:
+        document_type = header.form_type if header is not None and header.form_type else None
+        if document_type is None:
+            raise Form4ParseError("no documentType in the ownership document")
+        warnings.append(f"documentType missing; took {document_type!r} from the SGML header")
+    document_type = document_type.upper().replace(" ", "")
+    if document_type not in KNOWN_DOCUMENT_TYPES:
+        warnings.append(f"unexpected documentType {document_type!r}")
+    if header is not None and header.form_type and header.form_type.upper() != document_type:
+        warnings.append(f"SGML header says form {header.form_type!r}, XML says {document_type!r}")
+
+    doc_flags: list[str] = []  # parse problems outside any row end up as warnings
+    period = _date(doc.get("periodOfReport"), "period_of_report", doc_flags)
+    original = _date(doc.get("dateOfOriginalSubmission"), "date_of_original_submission", doc_flags)
+    if period is not None and period < _MIN_PLAUSIBLE:
+        doc_flags.append("implausible_period_of_report")
+
+    # The issuer named in the XML is the authority, whatever CIK surfaced the filing (parser-anchors A2).
+    issuer_cik = normalize_cik(doc.get("issuerCik"))
+    if issuer_cik is None:
+        raise Form4ParseError("issuer has no issuerCik")
+    raw_symbol = _clean(doc.get("issuerTradingSymbol"))
+    issuer = ParsedIssuer(
+        cik=issuer_cik,
+        name=_clean(doc.get("issuerName")),
+        trading_symbol=normalize_ticker(raw_symbol),
+        trading_symbol_raw=raw_symbol,
+    )
+    if not walk.owners:
+        raise Form4ParseError("no reportingOwner in the ownership document")
+    owners = [_owner(texts) for texts in walk.owners]
+    signatures = [
+        ParsedSignature(
+            name=_clean(sig.get("signatureName")),
+            date=_date(sig.get("signatureDate"), "signature_date", doc_flags),
+        )
+        for sig in walk.signatures
+    ]
+
+    # A trade cannot postdate its own filing; the acceptance day is the tighter bound when known.
+    filed = header.filed_date if header is not None else None
+    if header is not None and header.accepted_at is not None:
+        accepted_day = header.accepted_at.date()
+        filed = accepted_day if filed is None or accepted_day > filed else filed
+    ctx = _RowContext(walk.footnotes, period, filed)
+    transactions: list[ParsedTransaction] = []
+    holdings: list[ParsedHolding] = []
+    counts = {"non_derivative": [0, 0], "derivative": [0, 0]}  # [transactions, holdings] per table
+    for tag, table, texts, notes in walk.rows:
+        if tag[-1] == "n":  # …Transaction
+            is_transaction = True
+        elif tag[-1] == "g":  # …Holding
+            is_transaction = False
+        else:  # X0101 …Security: a row with a date, a code or an amount is a transaction
+            is_transaction = bool(texts.get("transaction_date") or texts.get("code") or texts.get("shares"))
+        count = counts[table]
+        if is_transaction:
+            transactions.append(_transaction(texts, notes, table, count[0], ctx))  # type: ignore[arg-type]
+            count[0] += 1
+        else:
+            holdings.append(_holding(texts, notes, table, count[1], warnings))  # type: ignore[arg-type]
+            count[1] += 1
+    for flag in doc_flags:
+        warnings.append(f"document: {flag}")
+
+    if header is not None and header.accession:
+        if accession and accession != header.accession:
+            warnings.append(f"accession {accession!r} given, SGML header says {header.accession!r}")
+        else:
+            accession = header.accession
+    return ParsedForm4(
+        accession=accession,
+        accepted_at=header.accepted_at if header is not None else None,
+        filed_date=header.filed_date if header is not None else None,
+        document_type=document_type,
+        schema_version=schema_version,
+        period_of_report=period,
+        date_of_original_submission=original,
+        # Absent aff10b5One (pre-2023 forms) stays None, distinct from an explicit "0" (parser-anchors E3).
+        aff10b5one=_bool(doc.get("aff10b5One")),
+        not_subject_to_section16=_bool(doc.get("notSubjectToSection16")),
+        issuer=issuer,
+        reporting_owners=owners,
+        transactions=transactions,
+        holdings=holdings,
+        footnotes=walk.footnotes,
+        remarks=walk.remarks,
+        signatures=signatures,
+        xml=xml,
+        warnings=warnings,
+    )
+
+
+def _owner(texts: Texts) -> ParsedOwner:
+    cik = normalize_cik(texts.get("rptOwnerCik"))
+    if cik is None:
+        raise Form4ParseError("reporting owner has no rptOwnerCik")
+    # An absent relationship flag means "not checked" (edgar-protocol §7.1).
+    return ParsedOwner(
+        cik=cik,
+        name=_clean(texts.get("rptOwnerName")),
+        is_director=_bool(texts.get("isDirector")) is True,
+        is_officer=_bool(texts.get("isOfficer")) is True,
+        officer_title=_clean(texts.get("officerTitle")),
+        is_ten_percent_owner=_bool(texts.get("isTenPercentOwner")) is True,
+        is_other=_bool(texts.get("isOther")) is True,
+        other_text=_clean(texts.get("otherText")),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Table rows
+# --------------------------------------------------------------------------------------------------
+
+
+class _RowContext:
+    __slots__ = ("filed", "footnotes", "period", "ranges")
+
+    def __init__(self, footnotes: dict[str, str], period: date | None, filed: date | None) -> None:
+        self.footnotes = footnotes
+        self.period = period
+        self.filed = filed
+        self.ranges: dict[str, list[tuple[Decimal, Decimal]]] = {}
+
+
+def _transaction(
+    texts: Texts, notes: Notes, table: TableName, index: int, ctx: _RowContext
+) -> ParsedTransaction:
+    get = texts.get
+    flags: list[str] = []
+    raw = get("code")
+    code = raw.strip().upper() or None if raw else None
+    raw = get("acquired_disposed")
+    acquired_disposed = raw.strip().upper() or None if raw else None
+    raw = get("shares")
+    shares = _number(raw, "shares", flags) if raw else None
+    raw = get("price")
+    price = _number(raw, "price", flags) if raw else None
+    raw = get("transaction_date")
+    trade_date = _date(raw, "transaction_date", flags) if raw else None
+
+    if code is None:
+        # edgartools #887: rows without transactionCoding exist; keep them, never crash.
+        flags.append("missing_transaction_code")
+    elif (code == "P" and acquired_disposed == "D") or (code == "S" and acquired_disposed == "A"):
+        flags.append("code_direction_mismatch")
+    if acquired_disposed is not None and acquired_disposed != "A" and acquired_disposed != "D":
+        flags.append("invalid_acquired_disposed")
+    if shares is not None and shares < 0:
+        flags.append("negative_shares")
+    if price is not None and price < 0:
+        flags.append("negative_price")
+    if trade_date is None:
+        if not raw or not raw.strip():
+            flags.append("missing_transaction_date")
+    elif (
+        trade_date < _MIN_PLAUSIBLE
+        or (ctx.period is not None and trade_date > ctx.period + _ONE_YEAR)
+        or (ctx.filed is not None and trade_date > ctx.filed + _ONE_DAY)
+    ):
+        # Typos like 2035 for 2025 (ELDN 0000950170-25-004920): flag, keep as filed (parser-anchors H3).
+        flags.append("implausible_transaction_date")
+
+    low = high = None
+    if "price" in notes:
+        low, high = _price_range(notes["price"], price, ctx)
+        if low is not None:
+            flags.append("price_range_from_footnote")
+
+    raw = get("timeliness")
+    timeliness = raw.strip().upper() or None if raw else None
+    if timeliness is not None and timeliness != "E" and timeliness != "L":
+        flags.append("invalid_timeliness")
+    raw = get("direct_indirect")
+    direct_indirect = raw.strip().upper() or None if raw else None
+    if direct_indirect is not None and direct_indirect != "D" and direct_indirect != "I":
+        flags.append("invalid_direct_indirect")
+
+    # Positional arguments: 3x cheaper than 27 keywords; _check_field_order() pins the order at import.
+    deemed = get("deemed_execution_date")
+    form_type = get("form_type")
+    total = get("total_value")
+    owned = get("shares_owned_after")
+    value_owned = get("value_owned_after")
+    nature = get("nature_of_ownership")
+    swap = get("equity_swap_involved")
+    conversion = get("conversion_or_exercise_price")
+    exercise = get("exercise_date")
+    expiration = get("expiration_date")
+    u_title = get("underlying_security_title")
+    u_shares = get("underlying_shares")
+    u_value = get("underlying_value")
+    return ParsedTransaction(
+        table,
+        index,
+        _clean(get("security_title")),
+        trade_date,
+        _date(deemed, "deemed_execution_date", flags) if deemed else None,
+        form_type.strip() or None if form_type else None,
+        code,
+        acquired_disposed,
+        shares,
+        _number(total, "total_value", flags) if total else None,
+        price,
+        low,
+        high,
+        _number(owned, "shares_owned_after", flags) if owned else None,
+        _number(value_owned, "value_owned_after", flags) if value_owned else None,
+        direct_indirect,
+        _clean(nature) if nature else None,
+        _bool(swap) if swap else None,
+        timeliness,
+        _number(conversion, "conversion_or_exercise_price", flags) if conversion else None,
+        _date(exercise, "exercise_date", flags) if exercise else None,
+        _date(expiration, "expiration_date", flags) if expiration else None,
+        _clean(u_title) if u_title else None,
+        _number(u_shares, "underlying_shares", flags) if u_shares else None,
+        _number(u_value, "underlying_value", flags) if u_value else None,
+        notes,
+        flags,
+    )
+
+
+def _holding(texts: Texts, notes: Notes, table: TableName, index: int, warnings: list[str]) -> ParsedHolding:
+    get = texts.get
+    for old, new in _HOLDING_RENAME.items():
+        if old in notes:
+            notes[new] = notes.pop(old)
+    flags: list[str] = []
+    holding = ParsedHolding(
+        table,
+        index,
+        _clean(get("security_title")),
+        _number(get("shares_owned_after"), "shares_owned", flags),
+        _number(get("value_owned_after"), "value_owned", flags),
+        _upper(get("direct_indirect")),
+        _clean(get("nature_of_ownership")),
+        _number(get("conversion_or_exercise_price"), "conversion_or_exercise_price", flags),
+        _date(get("exercise_date"), "exercise_date", flags),
+        _date(get("expiration_date"), "expiration_date", flags),
+        _clean(get("underlying_security_title")),
+        _number(get("underlying_shares"), "underlying_shares", flags),
+        _number(get("underlying_value"), "underlying_value", flags),
+        notes,
+    )
+    for flag in flags:  # holdings have no flags field; surface problems as warnings
+        warnings.append(f"{table} holding {index}: {flag}")
+    return holding
+
+
+def _check_field_order() -> None:
+    """Fail at import if the contract's field order no longer matches the positional calls above."""
+    expected = {
+        ParsedTransaction: (
+            "table", "index", "security_title", "transaction_date", "deemed_execution_date", "form_type",
+            "code", "acquired_disposed", "shares", "total_value", "price", "price_low", "price_high",
+            "shares_owned_after", "value_owned_after", "direct_indirect", "nature_of_ownership",
+            "equity_swap_involved", "timeliness", "conversion_or_exercise_price", "exercise_date",
+            "expiration_date", "underlying_security_title", "underlying_shares", "underlying_value",
+            "footnotes", "flags",
+        ),
+        ParsedHolding: (
+            "table", "index", "security_title", "shares_owned", "value_owned", "direct_indirect",
+            "nature_of_ownership", "conversion_or_exercise_price", "exercise_date", "expiration_date",
+            "underlying_security_title", "underlying_shares", "underlying_value", "footnotes",
+        ),
+    }
+    for cls, names in expected.items():
+        actual = tuple(f.name for f in dataclasses.fields(cls))[: len(names)]
+        if actual != names:
+            raise RuntimeError(f"{cls.__name__} fields changed order; update form4_parser: {actual}")
+
+
+_check_field_order()
+
+
+def _price_range(
+    ids: list[str], price: Decimal | None, ctx: _RowContext
+) -> tuple[Decimal | None, Decimal | None]:
+    """Pick the footnoted low/high range that brackets the row's price (or the only one, if no price)."""
+    candidates: list[tuple[Decimal, Decimal]] = []
+    for ref in ids:
+        ranges = ctx.ranges.get(ref)
+        if ranges is None:
+            text = ctx.footnotes.get(ref)
+            ranges = parse_price_range(text) if text else []
+            ctx.ranges[ref] = ranges
+        candidates.extend(ranges)
+    if not candidates:
+        return None, None
+    if price is None:
+        # No explicit price to check against: trust the range only when it is unambiguous.
+        return candidates[0] if len(set(candidates)) == 1 else (None, None)
+    for low, high in candidates:
+        if low <= price <= high:
+            return low, high
+    return None, None
+
+
+# --------------------------------------------------------------------------------------------------
+# Cell conversions (per cell, never per column: edgartools' pd.to_numeric pitfall, parser-anchors D9)
+# --------------------------------------------------------------------------------------------------
+
+
+def _trim_zeros(text: str) -> str:
+    # "106150.00" -> "106150", "0.50" -> "0.5": one canonical form whatever the filer's formatting.
+    if text[-1] == "0" and "." in text and "e" not in text and "E" not in text:
+        return text.rstrip("0").rstrip(".") or "0"
+    return text
+
+
+def _number(raw: str | None, name: str, flags: list[str]) -> Decimal | None:
+    if not raw:
+        return None
+    text = raw.strip()
+    if not text:
+        return None
+    if text[-1] == "0" and "." in text and "e" not in text and "E" not in text:
+        text = text.rstrip("0").rstrip(".") or "0"  # inline _trim_zeros: this is the hot path
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return _number_slow(text, name, flags)
+    if not value.is_finite():
+        flags.append(f"invalid_number:{name}")
+        return None
+    if "e" in text or "E" in text:
+        value = Decimal(format(value, "f"))
+    return value
+
+
+def _number_slow(text: str, name: str, flags: list[str]) -> Decimal | None:
+    # Thousands separators, stray spaces and currency signs: "1,234", "$ 12.50", "1 000".
+    cleaned = text.translate(_NUMBER_JUNK)
+    if cleaned and cleaned != text:
+        if "." in cleaned and cleaned[-1] == "0":
+            cleaned = cleaned.rstrip("0").rstrip(".") or "0"
+        try:
+            value = Decimal(cleaned)
+        except InvalidOperation:
+            pass
+        else:
+            if value.is_finite():
+                return value
+    flags.append(f"invalid_number:{name}")
+    return None
+
+
+def _date(raw: str | None, name: str, flags: list[str]) -> date | None:
+    if not raw:
+        return None
+    text = raw.strip()
+    if not text:
+        return None
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    # "2021-09-30-05:00" (xs:date with a zone offset, seen in real filings), "9/30/2021".
+    match = _DASH_DATE.match(text)
+    if match is not None:
+        parts = match.groups()
+    else:
+        match = _SLASH_DATE.match(text)
+        parts = (match.group(3), match.group(1), match.group(2)) if match else None
+    if parts is not None:
+        try:
+            return date(int(parts[0]), int(parts[1]), int(parts[2]))
+        except ValueError:
+            pass
+    flags.append(f"invalid_date:{name}")
+    return None
+
+
+def _bool(raw: str | None) -> bool | None:
+    if raw is None:
+        return None
+    text = raw.strip()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None  # empty or unreadable: unknown, not False
+
+
+def _upper(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    text = raw.strip()
+    return text.upper() if text else None
+
+
+def _clean(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    text = raw.strip()
+    if not text:
+        return None
+    if "  " in text or "\n" in text or "\t" in text or "\r" in text:
+        text = " ".join(text.split())
+    return text
+
+
+def _itertext(el: etree._Element) -> str | None:
+    # Full text including child markup: `.text` stops at the first child element (parser-anchors E1).
+    text = " ".join("".join(el.itertext()).split()) if len(el) else _clean(el.text)
+    return text or None
+
+
+def _strip_namespaces(root: etree._Element) -> None:
+    for el in root.iter():
+        tag = el.tag
+        if isinstance(tag, str) and tag[:1] == "{":
+            el.tag = tag.split("}", 1)[1]
+    etree.cleanup_namespaces(root)
