@@ -1,0 +1,76 @@
+"""Run one registered job and record it: a JobRun row goes `running` → ok/error with message and stats."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from app.config import MissingUserAgentError, Settings
+from app.db import session_scope
+from app.errors import EdgarFetchError
+from app.ingest.pipeline import record_edgar_health
+from app.jobs.registry import JOBS
+from app.jobs.tasks import JobContext
+from app.repositories import ops as ops_repo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    name: str
+    run_id: int
+    outcome: str  # ok | error
+    message: str | None
+    stats: dict[str, Any]
+    duration_s: float
+
+
+def process_label() -> str:
+    """Identify this process in JobRun.host and the leader record: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(name: str, *, settings: Settings, engine: Engine) -> JobResult:
+    """Run job `name` now and record the run; errors are caught, logged and recorded, never raised."""
+    spec = JOBS[name]  # KeyError for an unknown name: callers validate first
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    with session_scope(engine, write=True) as session:
+        run_id = ops_repo.start_job_run(session, job_name=name, now=started, host=process_label())
+    stats: dict[str, Any] = {}
+    message: str | None = None
+    try:
+        stats = spec.func(JobContext(settings=settings, engine=engine))
+        # A run that ended early (SEC block, EDGAR unreachable) did its bookkeeping but is not "ok".
+        problem = stats.get("blocked") or stats.get("stopped")
+        outcome = "error" if problem else "ok"
+        message = str(problem) if problem else None
+    except MissingUserAgentError as exc:
+        outcome, message = "error", str(exc)
+    except EdgarFetchError as exc:
+        outcome, message = "error", f"EDGAR: {exc}"
+        record_edgar_health(engine, ok=False, error=str(exc))
+    except Exception as exc:  # a job must never take the scheduler down; the row says what happened
+        log.exception("job %s failed", name)
+        outcome, message = "error", f"{type(exc).__name__}: {exc}"
+    duration = time.perf_counter() - t0
+    with session_scope(engine, write=True) as session:
+        ops_repo.finish_job_run(
+            session,
+            run_id,
+            outcome=outcome,
+            message=message[:4000] if message else None,
+            stats=stats,
+            now=datetime.now(UTC),
+        )
+    level = logging.INFO if outcome == "ok" else logging.WARNING
+    log.log(level, "job %s %s in %.1fs: %s %s", name, outcome, duration, message or "", stats)
+    return JobResult(name, run_id, outcome, message, stats, duration)
