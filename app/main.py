@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from enum import Enum
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import BadParameterError, NotFoundError
 from app.web import api, health, pages
 from app.web.templating import templates
+
+__all__ = ["create_app"]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,10 +73,11 @@ def _register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
-            for e in exc.errors()
-        ]
+        problems = []
+        for e in exc.errors():
+            param = ".".join(str(p) for p in e.get("loc", ())[1:]) or "request"
+            allowed = _allowed(request, param)
+            problems.append(f"{param}: {e.get('msg')}" + (f" (allowed: {allowed})" if allowed else ""))
         if _wants_json(request):
             return JSONResponse({"detail": exc.errors()}, status_code=422)
         return _error(request, 422, "Bad parameter", "; ".join(problems))
@@ -82,4 +87,22 @@ def _register_error_handlers(app: FastAPI) -> None:
         return _error(request, 404, "Not found", f"No page at {request.url.path}")
 
 
-__all__ = ["HTMLResponse", "create_app"]
+def _allowed(request: Request, param: str) -> str | None:
+    """The allowed values of a query parameter, read from the route's parameter model."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    for field in getattr(dependant, "query_params", []):
+        model = field.field_info.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        for name, info in model.model_fields.items():
+            if (info.alias or name) != param:
+                continue
+            annotation = info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, Enum):
+                return ", ".join(str(m.value) for m in annotation)
+            low = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
+            high = next((m.le for m in info.metadata if hasattr(m, "le")), None)
+            if low is not None or high is not None:
+                return f"{low if low is not None else '…'} to {high if high is not None else '…'}"
+    return None

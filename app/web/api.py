@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from app.deps import SessionDep
 from app.schemas.overview import Overview
+from app.schemas.screener import PurchaseFilters, PurchasesPage, ScreenerFilters, ScreenerPage
 from app.services import overview as overview_service
+from app.services import screener as screener_service
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -15,3 +19,15 @@ router = APIRouter(prefix="/api", tags=["api"])
 def overview(session: SessionDep) -> Overview:
     """Counts of what is stored and the newest filing."""
     return overview_service.build_overview(session)
+
+
+@router.get("/screener", response_model=ScreenerPage)
+def screener(session: SessionDep, filters: Annotated[ScreenerFilters, Query()]) -> ScreenerPage:
+    """Open-market purchases filed in the window, one row per company (the `/` page's data)."""
+    return screener_service.build_screener_page(session, filters)
+
+
+@router.get("/purchases", response_model=PurchasesPage)
+def purchases(session: SessionDep, filters: Annotated[PurchaseFilters, Query()]) -> PurchasesPage:
+    """Eligible purchases one by one (the `/purchases` page's data)."""
+    return screener_service.build_purchases_page(session, filters)

@@ -2,17 +2,51 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
 
 from app.deps import SessionDep
-from app.services import overview as overview_service
+from app.schemas.screener import PurchaseFilters, ScreenerFilters
+from app.services import export as export_service
+from app.services import screener as screener_service
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep) -> HTMLResponse:
-    page = overview_service.build_overview(session)
-    return templates.TemplateResponse(request, "home.html", {"page": page})
+def screener(
+    request: Request, session: SessionDep, filters: Annotated[ScreenerFilters, Query()]
+) -> HTMLResponse:
+    page = screener_service.build_screener_page(session, filters)
+    return templates.TemplateResponse(request, "screener.html", {"page": page})
+
+
+@router.get("/purchases", response_class=HTMLResponse)
+def purchases(
+    request: Request, session: SessionDep, filters: Annotated[PurchaseFilters, Query()]
+) -> HTMLResponse:
+    page = screener_service.build_purchases_page(session, filters)
+    return templates.TemplateResponse(request, "purchases.html", {"page": page})
+
+
+@router.get("/screener.csv")
+def screener_csv(session: SessionDep, filters: Annotated[ScreenerFilters, Query()]) -> Response:
+    page = screener_service.build_screener_page(session, filters)
+    return _csv("screener.csv", export_service.to_csv(screener_service.csv_rows_screener(page)))
+
+
+@router.get("/purchases.csv")
+def purchases_csv(session: SessionDep, filters: Annotated[PurchaseFilters, Query()]) -> Response:
+    page = screener_service.build_purchases_page(session, filters)
+    return _csv("purchases.csv", export_service.to_csv(screener_service.csv_rows_purchases(page)))
+
+
+def _csv(name: str, text: str) -> Response:
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -55,3 +55,40 @@ def iso_date(value: date | None) -> str:
 
 
 templates.env.filters.update(money=money, price=price, shares=shares, pct=pct, et=et, iso_date=iso_date)
+
+
+ROLE_LABELS = {
+    "CEO": ("CEO", "Chief executive officer"),
+    "CFO": ("CFO", "Chief financial officer"),
+    "officer": ("Officer", "An officer of the company"),
+    "director": ("Dir", "A director"),
+    "ten_percent_owner": ("10%", "Owns 10% or more of a class of the company's shares"),
+    "other": ("Other", "Other reporting person"),
+}
+FLAG_LABELS = {
+    "10b5-1": ("10b5-1", "Made under a pre-arranged Rule 10b5-1 trading plan"),
+    "amended": ("4/A", "Reported or corrected by an amendment"),
+    "late_filing": ("late", "Filed after the two-business-day deadline"),
+    "price_from_footnote": (
+        "fn price",
+        "Price given only as a weighted-average range in a footnote; midpoint used",
+    ),
+    "ten_percent_owner_only": ("10% only", "Every buyer is a 10% owner; no officer or director bought"),
+    "possible_private_placement": (
+        "private?",
+        "A footnote suggests a private placement or offering, not the open market",
+    ),
+}
+
+
+def delta_own(value: float | None, new: bool = False) -> str:
+    """ΔOwn as +12%, "new" for a new position, — when unknown."""
+    if new:
+        return "new"
+    if value is None:
+        return "—"
+    return f"+{value * 100:,.0f}%" if value >= 0.01 else f"+{value * 100:.1f}%"
+
+
+templates.env.filters.update(delta_own=delta_own)
+templates.env.globals.update(ROLE_LABELS=ROLE_LABELS, FLAG_LABELS=FLAG_LABELS)
