@@ -31,28 +31,48 @@ from app.schemas.form4 import (
     TableName,
 )
 
-__all__ = ["TABLES", "BulkDatasetError", "BulkRowError", "DatasetSummary", "iter_dataset_filings",
-           "iter_table", "known_at_estimate"]
+__all__ = [
+    "TABLES",
+    "BulkDatasetError",
+    "BulkRowError",
+    "DatasetSummary",
+    "iter_dataset_filings",
+    "iter_table",
+    "known_at_estimate",
+]
 
 EASTERN = ZoneInfo("America/New_York")
 
-TABLES = ("SUBMISSION", "REPORTINGOWNER", "NONDERIV_TRANS", "NONDERIV_HOLDING", "DERIV_TRANS",
-          "DERIV_HOLDING", "FOOTNOTES", "OWNER_SIGNATURE")
+TABLES = (
+    "SUBMISSION",
+    "REPORTINGOWNER",
+    "NONDERIV_TRANS",
+    "NONDERIV_HOLDING",
+    "DERIV_TRANS",
+    "DERIV_HOLDING",
+    "FOOTNOTES",
+    "OWNER_SIGNATURE",
+)
 
 # Physical headers as shipped (checked against real 2006q1/2024q4/2025q2 files and FORM_345_metadata.json).
 # The metadata also lists CONTACT_* / NOTIFICATION_EMAIL_ADDRESS for SUBMISSION, absent from real files.
-_SUBMISSION_COLS = tuple("""
+_SUBMISSION_COLS = tuple(
+    """
     ACCESSION_NUMBER FILING_DATE PERIOD_OF_REPORT DATE_OF_ORIG_SUB NO_SECURITIES_OWNED NOT_SUBJECT_SEC16
     FORM3_HOLDINGS_REPORTED FORM4_TRANS_REPORTED DOCUMENT_TYPE ISSUERCIK ISSUERNAME ISSUERTRADINGSYMBOL
     REMARKS AFF10B5ONE
-""".split())
-_OWNER_COLS = tuple("""
+""".split()
+)
+_OWNER_COLS = tuple(
+    """
     ACCESSION_NUMBER RPTOWNERCIK RPTOWNERNAME RPTOWNER_RELATIONSHIP RPTOWNER_TITLE RPTOWNER_TXT
     RPTOWNER_STREET1 RPTOWNER_STREET2 RPTOWNER_CITY RPTOWNER_STATE RPTOWNER_ZIPCODE RPTOWNER_STATE_DESC
     FILE_NUMBER
-""".split())
+""".split()
+)
 # DERIV_TRANS's header, a superset of NONDERIV_TRANS's: one projection serves both ("SK" = <table>_SK).
-_TX_COLS = tuple("""
+_TX_COLS = tuple(
+    """
     ACCESSION_NUMBER SK SECURITY_TITLE SECURITY_TITLE_FN CONV_EXERCISE_PRICE CONV_EXERCISE_PRICE_FN
     TRANS_DATE TRANS_DATE_FN DEEMED_EXECUTION_DATE DEEMED_EXECUTION_DATE_FN TRANS_FORM_TYPE TRANS_CODE
     EQUITY_SWAP_INVOLVED EQUITY_SWAP_TRANS_CD_FN TRANS_TIMELINESS TRANS_TIMELINESS_FN TRANS_SHARES
@@ -62,19 +82,28 @@ _TX_COLS = tuple("""
     UNDLYNG_SEC_VALUE UNDLYNG_SEC_VALUE_FN SHRS_OWND_FOLWNG_TRANS SHRS_OWND_FOLWNG_TRANS_FN
     VALU_OWND_FOLWNG_TRANS VALU_OWND_FOLWNG_TRANS_FN DIRECT_INDIRECT_OWNERSHIP
     DIRECT_INDIRECT_OWNERSHIP_FN NATURE_OF_OWNERSHIP NATURE_OF_OWNERSHIP_FN
-""".split())
+""".split()
+)
 # DERIV_HOLDING's header, likewise a superset of NONDERIV_HOLDING's.
-_HOLDING_COLS = tuple("""
+_HOLDING_COLS = tuple(
+    """
     ACCESSION_NUMBER SK SECURITY_TITLE SECURITY_TITLE_FN CONV_EXERCISE_PRICE CONV_EXERCISE_PRICE_FN
     TRANS_FORM_TYPE TRANS_FORM_TYPE_FN EXERCISE_DATE EXERCISE_DATE_FN EXPIRATION_DATE EXPIRATION_DATE_FN
     UNDLYNG_SEC_TITLE UNDLYNG_SEC_TITLE_FN UNDLYNG_SEC_SHARES UNDLYNG_SEC_SHARES_FN UNDLYNG_SEC_VALUE
     UNDLYNG_SEC_VALUE_FN SHRS_OWND_FOLWNG_TRANS SHRS_OWND_FOLWNG_TRANS_FN VALU_OWND_FOLWNG_TRANS
     VALU_OWND_FOLWNG_TRANS_FN DIRECT_INDIRECT_OWNERSHIP DIRECT_INDIRECT_OWNERSHIP_FN NATURE_OF_OWNERSHIP
     NATURE_OF_OWNERSHIP_FN
-""".split())
+""".split()
+)
 # Column prefixes the NONDERIV_* tables legitimately lack.
-_DERIV_ONLY = ("CONV_EXERCISE_PRICE", "TRANS_TOTAL_VALUE", "EXCERCISE_DATE", "EXERCISE_DATE",
-               "EXPIRATION_DATE", "UNDLYNG_SEC_")
+_DERIV_ONLY = (
+    "CONV_EXERCISE_PRICE",
+    "TRANS_TOTAL_VALUE",
+    "EXCERCISE_DATE",
+    "EXERCISE_DATE",
+    "EXPIRATION_DATE",
+    "UNDLYNG_SEC_",
+)
 _FOOTNOTE_COLS = ("ACCESSION_NUMBER", "FOOTNOTE_ID", "FOOTNOTE_TXT")
 _SIGNATURE_COLS = ("ACCESSION_NUMBER", "OWNERSIGNATURENAME", "OWNERSIGNATUREDATE")
 
@@ -95,27 +124,45 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 # *_FN column -> the field name the XML parser uses in ParsedTransaction/ParsedHolding.footnotes.
 # EQUITY_SWAP_TRANS_CD_FN is the footnote on <transactionCoding> (it explains J codes), hence "code".
 _FN_FIELDS = {
-    "SECURITY_TITLE_FN": "security_title", "CONV_EXERCISE_PRICE_FN": "conversion_or_exercise_price",
-    "TRANS_DATE_FN": "transaction_date", "DEEMED_EXECUTION_DATE_FN": "deemed_execution_date",
-    "EQUITY_SWAP_TRANS_CD_FN": "code", "TRANS_TIMELINESS_FN": "timeliness", "TRANS_SHARES_FN": "shares",
-    "TRANS_TOTAL_VALUE_FN": "total_value", "TRANS_PRICEPERSHARE_FN": "price",
-    "TRANS_ACQUIRED_DISP_CD_FN": "acquired_disposed", "EXCERCISE_DATE_FN": "exercise_date",
-    "EXERCISE_DATE_FN": "exercise_date", "EXPIRATION_DATE_FN": "expiration_date",
-    "UNDLYNG_SEC_TITLE_FN": "underlying_security_title", "UNDLYNG_SEC_SHARES_FN": "underlying_shares",
-    "UNDLYNG_SEC_VALUE_FN": "underlying_value", "SHRS_OWND_FOLWNG_TRANS_FN": "shares_owned_after",
-    "VALU_OWND_FOLWNG_TRANS_FN": "value_owned_after", "DIRECT_INDIRECT_OWNERSHIP_FN": "direct_indirect",
-    "NATURE_OF_OWNERSHIP_FN": "nature_of_ownership", "TRANS_FORM_TYPE_FN": "form_type",
+    "SECURITY_TITLE_FN": "security_title",
+    "CONV_EXERCISE_PRICE_FN": "conversion_or_exercise_price",
+    "TRANS_DATE_FN": "transaction_date",
+    "DEEMED_EXECUTION_DATE_FN": "deemed_execution_date",
+    "EQUITY_SWAP_TRANS_CD_FN": "code",
+    "TRANS_TIMELINESS_FN": "timeliness",
+    "TRANS_SHARES_FN": "shares",
+    "TRANS_TOTAL_VALUE_FN": "total_value",
+    "TRANS_PRICEPERSHARE_FN": "price",
+    "TRANS_ACQUIRED_DISP_CD_FN": "acquired_disposed",
+    "EXCERCISE_DATE_FN": "exercise_date",
+    "EXERCISE_DATE_FN": "exercise_date",
+    "EXPIRATION_DATE_FN": "expiration_date",
+    "UNDLYNG_SEC_TITLE_FN": "underlying_security_title",
+    "UNDLYNG_SEC_SHARES_FN": "underlying_shares",
+    "UNDLYNG_SEC_VALUE_FN": "underlying_value",
+    "SHRS_OWND_FOLWNG_TRANS_FN": "shares_owned_after",
+    "VALU_OWND_FOLWNG_TRANS_FN": "value_owned_after",
+    "DIRECT_INDIRECT_OWNERSHIP_FN": "direct_indirect",
+    "NATURE_OF_OWNERSHIP_FN": "nature_of_ownership",
+    "TRANS_FORM_TYPE_FN": "form_type",
 }
 # Holdings file their position footnotes under the ParsedHolding field names (form4_parser._HOLDING_RENAME).
-_HOLDING_FN_FIELDS = {**_FN_FIELDS, "SHRS_OWND_FOLWNG_TRANS_FN": "shares_owned",
-                      "VALU_OWND_FOLWNG_TRANS_FN": "value_owned"}
+_HOLDING_FN_FIELDS = {
+    **_FN_FIELDS,
+    "SHRS_OWND_FOLWNG_TRANS_FN": "shares_owned",
+    "VALU_OWND_FOLWNG_TRANS_FN": "value_owned",
+}
 _TX_FN_GET = itemgetter(*(i for i, c in enumerate(_TX_COLS) if c.endswith("_FN")))
 _TX_FN_NAMES = tuple(_FN_FIELDS[c] for c in _TX_COLS if c.endswith("_FN"))
 _HOLDING_FN_GET = itemgetter(*(i for i, c in enumerate(_HOLDING_COLS) if c.endswith("_FN")))
 _HOLDING_FN_NAMES = tuple(_HOLDING_FN_FIELDS[c] for c in _HOLDING_COLS if c.endswith("_FN"))
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
+    )
+}
 # The XML parser's boolean spellings (parser-anchors B7); anything else reads as unknown (None).
 _TRUE = frozenset({"1", "true", "True", "TRUE", "Y", "y", "yes", "Yes", "YES", "T", "t"})
 _FALSE = frozenset({"0", "false", "False", "FALSE", "N", "n", "no", "No", "NO", "F", "f"})
@@ -170,15 +217,13 @@ def iter_table(path: Path, table: str) -> Iterator[dict[str, str] | BulkRowError
         if reader is None:
             raise BulkDatasetError(f"{table}.tsv not found in {path}")
         header, records = _records(table, reader(), summary)
-    for line, fields in records:
-        if isinstance(fields, str):
-            yield BulkRowError(table, line, None, fields)
-        else:
-            yield dict(zip(header, fields, strict=True))
+    for record in records:
+        yield record if isinstance(record, BulkRowError) else dict(zip(header, record[1], strict=True))
 
 
-def iter_dataset_filings(path: Path, *, summary: DatasetSummary | None = None
-                         ) -> Iterator[ParsedForm4 | BulkRowError]:
+def iter_dataset_filings(
+    path: Path, *, summary: DatasetSummary | None = None
+) -> Iterator[ParsedForm4 | BulkRowError]:
     """Yield one ParsedForm4 per SUBMISSION row of a quarterly data set (zip or folder), plus row errors."""
     summary = summary if summary is not None else DatasetSummary()
     summary.source = str(path)
@@ -208,21 +253,42 @@ def iter_dataset_filings(path: Path, *, summary: DatasetSummary | None = None
 
     summary.row_errors += len(errors)
     yield from errors
+    dropped: dict[str, list[str]] = {}  # the filing keeps a note of each of its rows that was dropped
+    for e in errors:
+        if e.accession is not None:
+            dropped.setdefault(e.accession, []).append(f"{e.table}.tsv line {e.line}: {e.reason}")
 
-    children = {"REPORTINGOWNER": owners, "NONDERIV_TRANS": nd_tx, "DERIV_TRANS": d_tx,
-                "NONDERIV_HOLDING": nd_hold, "DERIV_HOLDING": d_hold, "FOOTNOTES": footnotes,
-                "OWNER_SIGNATURE": signatures}
+    children = {
+        "REPORTINGOWNER": owners,
+        "NONDERIV_TRANS": nd_tx,
+        "DERIV_TRANS": d_tx,
+        "NONDERIV_HOLDING": nd_hold,
+        "DERIV_HOLDING": d_hold,
+        "FOOTNOTES": footnotes,
+        "OWNER_SIGNATURE": signatures,
+    }
     for accession, rows in submissions.items():
         conv = _Converter()
         line, sub = rows[0]
         result = _build_filing(
-            conv, accession, line, sub, owners.pop(accession, ()), nd_tx.pop(accession, ()),
-            d_tx.pop(accession, ()), nd_hold.pop(accession, ()), d_hold.pop(accession, ()),
-            footnotes.pop(accession, ()), signatures.pop(accession, ()), has_footnotes)
+            conv,
+            accession,
+            line,
+            sub,
+            owners.pop(accession, ()),
+            nd_tx.pop(accession, ()),
+            d_tx.pop(accession, ()),
+            nd_hold.pop(accession, ()),
+            d_hold.pop(accession, ()),
+            footnotes.pop(accession, ()),
+            signatures.pop(accession, ()),
+            has_footnotes,
+        )
         if isinstance(result, BulkRowError):
             summary.row_errors += 1
         else:
             summary.filings += 1
+            result.warnings.extend(f"row dropped: {note}" for note in dropped.get(accession, ()))
         yield result
 
     # Whatever is left in the child tables has no SUBMISSION row (popped above as consumed).
@@ -291,7 +357,7 @@ def _split_quoted(record: str) -> list[str]:
                 if k == -1:  # no closing quote: the quote was literal text, not quoting
                     return record.split("\t")
                 if record.startswith('""', k):
-                    parts.append(record[j:k + 1])
+                    parts.append(record[j : k + 1])
                     j = k + 2
                     continue
                 parts.append(record[j:k])
@@ -308,9 +374,13 @@ def _split_quoted(record: str) -> list[str]:
         i = end + 1
 
 
-def _records(table: str, data: bytes, summary: DatasetSummary
-             ) -> tuple[list[str], Iterator[tuple[int, list[str] | str]]]:
-    """Return the header and an iterator of (line, fields) or (line, error reason) per logical record."""
+Record = tuple[int, list[str]]  # (1-based line, fields)
+
+
+def _records(
+    table: str, data: bytes, summary: DatasetSummary
+) -> tuple[list[str], Iterator[Record | BulkRowError]]:
+    """Return the header and an iterator of (line, fields), or an error, per logical record."""
     text = _decode_text(data, summary)
     if not text.strip():
         return [], iter(())
@@ -321,15 +391,21 @@ def _records(table: str, data: bytes, summary: DatasetSummary
     # (footnote, remarks) carried a raw or quoted newline. One regex pass decides if any line needs it.
     joining = header[0] == "ACCESSION_NUMBER" and _CONTINUATION.search(text, len(lines[0])) is not None
 
-    def split(line_no: int, record: str) -> tuple[int, list[str] | str]:
+    def split(line_no: int, record: str) -> Record | BulkRowError:
         fields = _split_quoted(record) if '"' in record else record.split("\t")
         if len(fields) > ncols and not any(f.strip() for f in fields[ncols:]):
             del fields[ncols:]  # stray trailing tabs
         if len(fields) != ncols:
-            return line_no, f"expected {ncols} fields, got {len(fields)}"
+            match = _ACCESSION.match(record)  # name the filing that loses this row, when we can
+            return BulkRowError(
+                table,
+                line_no,
+                match.group() if match else None,
+                f"expected {ncols} fields, got {len(fields)}",
+            )
         return line_no, fields
 
-    def fast() -> Iterator[tuple[int, list[str] | str]]:
+    def fast() -> Iterator[Record | BulkRowError]:
         for line_no, line in enumerate(lines[1:], start=2):
             if '"' in line:
                 yield split(line_no, line)
@@ -337,7 +413,7 @@ def _records(table: str, data: bytes, summary: DatasetSummary
             fields = line.split("\t")
             yield (line_no, fields) if len(fields) == ncols else split(line_no, line)
 
-    def joined() -> Iterator[tuple[int, list[str] | str]]:
+    def joined() -> Iterator[Record | BulkRowError]:
         i, n = 1, len(lines)
         while i < n:
             start, record = i, lines[i]
@@ -351,8 +427,9 @@ def _records(table: str, data: bytes, summary: DatasetSummary
     return header, joined() if joining else fast()
 
 
-def _column_getter(table: str, header: list[str], wanted: tuple[str, ...], summary: DatasetSummary
-                   ) -> tuple[Callable[[list[str]], Row], bool]:
+def _column_getter(
+    table: str, header: list[str], wanted: tuple[str, ...], summary: DatasetSummary
+) -> tuple[Callable[[list[str]], Row], bool]:
     """Build an itemgetter projecting `wanted` columns; absent columns point at a padded "" field."""
     index = {name: i for i, name in enumerate(header)}
     sk_name = f"{table}_SK"
@@ -381,9 +458,15 @@ def _column_getter(table: str, header: list[str], wanted: tuple[str, ...], summa
     return getter, bool(missing)
 
 
-def _read_grouped(table: str, members: dict[str, Callable[[], bytes]], wanted: tuple[str, ...],
-                  summary: DatasetSummary, errors: list[BulkRowError], *, unique: bool = False
-                  ) -> dict[str, list[tuple[int, Row]]]:
+def _read_grouped(
+    table: str,
+    members: dict[str, Callable[[], bytes]],
+    wanted: tuple[str, ...],
+    summary: DatasetSummary,
+    errors: list[BulkRowError],
+    *,
+    unique: bool = False,
+) -> dict[str, list[tuple[int, Row]]]:
     """Read one table once and group its projected rows by accession number, in file order."""
     grouped: dict[str, list[tuple[int, Row]]] = {}
     reader = members.get(table)
@@ -397,10 +480,11 @@ def _read_grouped(table: str, members: dict[str, Callable[[], bytes]], wanted: t
         return grouped
     getter, pad = _column_getter(table, header, wanted, summary)
     count = 0
-    for line, fields in records:
-        if isinstance(fields, str):
-            errors.append(BulkRowError(table, line, None, fields))
+    for record in records:
+        if isinstance(record, BulkRowError):
+            errors.append(record)
             continue
+        line, fields = record
         count += 1
         if pad:
             fields.append("")
@@ -552,6 +636,7 @@ def _sk_order(rows: Rows) -> Rows:
     def key(item: tuple[int, Row]) -> tuple[int, int]:
         sk = item[1][1].strip()
         return (int(sk), item[0]) if sk.isdigit() else (1 << 62, item[0])
+
     return sorted(rows, key=key)
 
 
@@ -560,8 +645,9 @@ class _Filing:
 
     __slots__ = ("conv", "period", "filed", "footnotes", "ranges")
 
-    def __init__(self, conv: _Converter, period: date | None, filed: date | None,
-                 footnotes: dict[str, str]) -> None:
+    def __init__(
+        self, conv: _Converter, period: date | None, filed: date | None, footnotes: dict[str, str]
+    ) -> None:
         self.conv = conv
         self.period = period
         self.filed = filed
@@ -569,13 +655,37 @@ class _Filing:
         self.ranges: dict[str, list[tuple[Decimal, Decimal]]] = {}
 
 
-def _build_filing(conv: _Converter, accession: str, line: int, sub: Row,
-                  owner_rows: Rows, nd_tx: Rows, d_tx: Rows, nd_hold: Rows, d_hold: Rows,
-                  footnote_rows: Rows, signature_rows: Rows, has_footnotes: bool
-                  ) -> ParsedForm4 | BulkRowError:
+def _build_filing(
+    conv: _Converter,
+    accession: str,
+    line: int,
+    sub: Row,
+    owner_rows: Rows,
+    nd_tx: Rows,
+    d_tx: Rows,
+    nd_hold: Rows,
+    d_hold: Rows,
+    footnote_rows: Rows,
+    signature_rows: Rows,
+    has_footnotes: bool,
+) -> ParsedForm4 | BulkRowError:
     """Assemble one ParsedForm4 from the rows of every table that share its accession number."""
-    (_, filing_date, period, orig_sub, _no_securities, not_sec16, _f3_reported, _f4_reported, doc_type,
-     issuer_cik, issuer_name, issuer_symbol, remarks, aff10b5one) = sub
+    (
+        _,
+        filing_date,
+        period,
+        orig_sub,
+        _no_securities,
+        not_sec16,
+        _f3_reported,
+        _f4_reported,
+        doc_type,
+        issuer_cik,
+        issuer_name,
+        issuer_symbol,
+        remarks,
+        aff10b5one,
+    ) = sub
     document_type = doc_type.strip().upper().replace(" ", "")
     if not document_type:
         return BulkRowError("SUBMISSION", line, accession, "empty DOCUMENT_TYPE")
@@ -614,13 +724,21 @@ def _build_filing(conv: _Converter, accession: str, line: int, sub: Row,
         date_of_original_submission=original,
         aff10b5one=conv.flag(aff10b5one, "AFF10B5ONE"),  # column absent before 2023 -> "" -> None
         not_subject_to_section16=conv.flag(not_sec16, "NOT_SUBJECT_SEC16"),
-        issuer=ParsedIssuer(cik=cik, name=_clean(issuer_name), trading_symbol=normalize_ticker(symbol_raw),
-                            trading_symbol_raw=symbol_raw),
+        issuer=ParsedIssuer(
+            cik=cik,
+            name=_clean(issuer_name),
+            trading_symbol=normalize_ticker(symbol_raw),
+            trading_symbol_raw=symbol_raw,
+        ),
         reporting_owners=owners,
-        transactions=[*_transactions(ctx, "non_derivative", "NONDERIV_TRANS", nd_tx),
-                      *_transactions(ctx, "derivative", "DERIV_TRANS", d_tx)],
-        holdings=[*_holdings(ctx, "non_derivative", "NONDERIV_HOLDING", nd_hold),
-                  *_holdings(ctx, "derivative", "DERIV_HOLDING", d_hold)],
+        transactions=[
+            *_transactions(ctx, "non_derivative", "NONDERIV_TRANS", nd_tx),
+            *_transactions(ctx, "derivative", "DERIV_TRANS", d_tx),
+        ],
+        holdings=[
+            *_holdings(ctx, "non_derivative", "NONDERIV_HOLDING", nd_hold),
+            *_holdings(ctx, "derivative", "DERIV_HOLDING", d_hold),
+        ],
         footnotes=notes,
         remarks=_clean(remarks),
         signatures=_signatures(conv, signature_rows, doc_flags),
@@ -628,8 +746,12 @@ def _build_filing(conv: _Converter, accession: str, line: int, sub: Row,
     )
     warnings.extend(f"document: {flag}" for flag in doc_flags)
     if has_footnotes:
-        referenced = {i for row in (*filing.transactions, *filing.holdings) for ids in row.footnotes.values()
-                      for i in ids}
+        referenced = {
+            i
+            for row in (*filing.transactions, *filing.holdings)
+            for ids in row.footnotes.values()
+            for i in ids
+        }
         for missing in sorted(referenced - notes.keys(), key=_natural):
             warnings.append(f"footnote {missing} referenced but not in FOOTNOTES.tsv")
     return filing
@@ -649,8 +771,9 @@ def _owners(conv: _Converter, rows: Rows) -> list[ParsedOwner]:
             conv.warnings.append(f"REPORTINGOWNER.tsv line {line}: duplicate owner {cik}; first row kept")
             continue
         seen.add(cik)
-        owner = ParsedOwner(cik=cik, name=_clean(name), officer_title=_clean(title),
-                            other_text=_clean(other_text))
+        owner = ParsedOwner(
+            cik=cik, name=_clean(name), officer_title=_clean(title), other_text=_clean(other_text)
+        )
         # A comma list such as "Director,Officer,TenPercentOwner,Other" (readme: OFFICER, DIRECTOR, ...).
         for token in relationship.split(","):
             key = token.strip().upper().replace(" ", "").replace("_", "")
@@ -684,9 +807,50 @@ def _transactions(ctx: _Filing, kind: TableName, table: str, rows: Rows) -> list
     out: list[ParsedTransaction] = []
     for index, (line, row) in enumerate(_sk_order(rows)):
         conv.at(table, line)
-        (_, _, title, _, conv_price, _, trans_date, _, deemed, _, form_type, code_raw, swap, _, timely, _,
-         shares_raw, _, total, _, price_raw, _, acq_disp, _, exercise, _, expiration, _, u_title, _,
-         u_shares, _, u_value, _, owned_after, _, value_after, _, direct, _, nature, _) = row
+        (
+            _,
+            _,
+            title,
+            _,
+            conv_price,
+            _,
+            trans_date,
+            _,
+            deemed,
+            _,
+            form_type,
+            code_raw,
+            swap,
+            _,
+            timely,
+            _,
+            shares_raw,
+            _,
+            total,
+            _,
+            price_raw,
+            _,
+            acq_disp,
+            _,
+            exercise,
+            _,
+            expiration,
+            _,
+            u_title,
+            _,
+            u_shares,
+            _,
+            u_value,
+            _,
+            owned_after,
+            _,
+            value_after,
+            _,
+            direct,
+            _,
+            nature,
+            _,
+        ) = row
         flags: list[str] = []
         notes = _footnote_map(_TX_FN_GET(row), _TX_FN_NAMES)
         code, acquired_disposed = _upper(code_raw), _upper(acq_disp)
@@ -708,9 +872,11 @@ def _transactions(ctx: _Filing, kind: TableName, table: str, rows: Rows) -> list
         if trade_date is None:
             if not trans_date.strip():
                 flags.append("missing_transaction_date")
-        elif (trade_date < _MIN_PLAUSIBLE
-              or (ctx.period is not None and trade_date > ctx.period + _ONE_YEAR)
-              or (ctx.filed is not None and trade_date > ctx.filed + _ONE_DAY)):
+        elif (
+            trade_date < _MIN_PLAUSIBLE
+            or (ctx.period is not None and trade_date > ctx.period + _ONE_YEAR)
+            or (ctx.filed is not None and trade_date > ctx.filed + _ONE_DAY)
+        ):
             flags.append("implausible_transaction_date")
         low = high = None
         if "price" in notes:
@@ -723,30 +889,43 @@ def _transactions(ctx: _Filing, kind: TableName, table: str, rows: Rows) -> list
             flags.append("invalid_direct_indirect")
         # Positional, in contract order (~3x cheaper than 27 keywords); form4_parser, imported above,
         # fails at import if that order ever changes (_check_field_order).
-        out.append(ParsedTransaction(
-            kind, index, _clean(title), trade_date,
-            day(deemed, "deemed_execution_date", flags) if deemed else None,
-            form_type.strip() or None, code, acquired_disposed, shares,
-            num(total, "total_value", flags) if total else None,
-            price, low, high,
-            num(owned_after, "shares_owned_after", flags) if owned_after else None,
-            num(value_after, "value_owned_after", flags) if value_after else None,
-            direct_indirect, _clean(nature) if nature else None,
-            conv.flag(swap, "EQUITY_SWAP_INVOLVED"),
-            timeliness,  # readme §6.1: E early, L late, empty on time
-            num(conv_price, "conversion_or_exercise_price", flags) if conv_price else None,
-            day(exercise, "exercise_date", flags) if exercise else None,
-            day(expiration, "expiration_date", flags) if expiration else None,
-            _clean(u_title) if u_title else None,
-            num(u_shares, "underlying_shares", flags) if u_shares else None,
-            num(u_value, "underlying_value", flags) if u_value else None,
-            notes, flags,
-        ))
+        out.append(
+            ParsedTransaction(
+                kind,
+                index,
+                _clean(title),
+                trade_date,
+                day(deemed, "deemed_execution_date", flags) if deemed else None,
+                form_type.strip() or None,
+                code,
+                acquired_disposed,
+                shares,
+                num(total, "total_value", flags) if total else None,
+                price,
+                low,
+                high,
+                num(owned_after, "shares_owned_after", flags) if owned_after else None,
+                num(value_after, "value_owned_after", flags) if value_after else None,
+                direct_indirect,
+                _clean(nature) if nature else None,
+                conv.flag(swap, "EQUITY_SWAP_INVOLVED"),
+                timeliness,  # readme §6.1: E early, L late, empty on time
+                num(conv_price, "conversion_or_exercise_price", flags) if conv_price else None,
+                day(exercise, "exercise_date", flags) if exercise else None,
+                day(expiration, "expiration_date", flags) if expiration else None,
+                _clean(u_title) if u_title else None,
+                num(u_shares, "underlying_shares", flags) if u_shares else None,
+                num(u_value, "underlying_value", flags) if u_value else None,
+                notes,
+                flags,
+            )
+        )
     return out
 
 
-def _price_range(ctx: _Filing, ids: list[str], price: Decimal | None
-                 ) -> tuple[Decimal | None, Decimal | None]:
+def _price_range(
+    ctx: _Filing, ids: list[str], price: Decimal | None
+) -> tuple[Decimal | None, Decimal | None]:
     """Pick the footnoted low/high range that brackets the price (or the only one), as the XML parser."""
     candidates: list[tuple[Decimal, Decimal]] = []
     for ref in ids:
@@ -771,25 +950,53 @@ def _holdings(ctx: _Filing, kind: TableName, table: str, rows: Rows) -> list[Par
     out: list[ParsedHolding] = []
     for index, (line, row) in enumerate(_sk_order(rows)):
         conv.at(table, line)
-        (_, _, title, _, conv_price, _, _form_type, _, exercise, _, expiration, _, u_title, _, u_shares, _,
-         u_value, _, owned, _, value_owned, _, direct, _, nature, _) = row
+        (
+            _,
+            _,
+            title,
+            _,
+            conv_price,
+            _,
+            _form_type,
+            _,
+            exercise,
+            _,
+            expiration,
+            _,
+            u_title,
+            _,
+            u_shares,
+            _,
+            u_value,
+            _,
+            owned,
+            _,
+            value_owned,
+            _,
+            direct,
+            _,
+            nature,
+            _,
+        ) = row
         flags: list[str] = []
-        out.append(ParsedHolding(
-            table=kind,
-            index=index,
-            security_title=_clean(title),
-            shares_owned=num(owned, "shares_owned", flags),
-            value_owned=num(value_owned, "value_owned", flags),
-            direct_indirect=_upper(direct),
-            nature_of_ownership=_clean(nature),
-            conversion_or_exercise_price=num(conv_price, "conversion_or_exercise_price", flags),
-            exercise_date=day(exercise, "exercise_date", flags),
-            expiration_date=day(expiration, "expiration_date", flags),
-            underlying_security_title=_clean(u_title),
-            underlying_shares=num(u_shares, "underlying_shares", flags),
-            underlying_value=num(u_value, "underlying_value", flags),
-            footnotes=_footnote_map(_HOLDING_FN_GET(row), _HOLDING_FN_NAMES),
-        ))
+        out.append(
+            ParsedHolding(
+                table=kind,
+                index=index,
+                security_title=_clean(title),
+                shares_owned=num(owned, "shares_owned", flags),
+                value_owned=num(value_owned, "value_owned", flags),
+                direct_indirect=_upper(direct),
+                nature_of_ownership=_clean(nature),
+                conversion_or_exercise_price=num(conv_price, "conversion_or_exercise_price", flags),
+                exercise_date=day(exercise, "exercise_date", flags),
+                expiration_date=day(expiration, "expiration_date", flags),
+                underlying_security_title=_clean(u_title),
+                underlying_shares=num(u_shares, "underlying_shares", flags),
+                underlying_value=num(u_value, "underlying_value", flags),
+                footnotes=_footnote_map(_HOLDING_FN_GET(row), _HOLDING_FN_NAMES),
+            )
+        )
         # Holdings have no flags field; the XML parser surfaces their problems as warnings, so do we.
         conv.warnings.extend(f"{kind} holding {index}: {flag}" for flag in flags)
     return out
@@ -799,8 +1006,7 @@ def _signatures(conv: _Converter, rows: Rows, doc_flags: list[str]) -> list[Pars
     out: list[ParsedSignature] = []
     for line, (_, name, signed) in rows:
         conv.at("OWNER_SIGNATURE", line)
-        out.append(ParsedSignature(name=_clean(name),
-                                   date=conv.day(signed, "signature_date", doc_flags)))
+        out.append(ParsedSignature(name=_clean(name), date=conv.day(signed, "signature_date", doc_flags)))
     return out
 
 
