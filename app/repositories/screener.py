@@ -67,5 +67,5 @@ def default_cluster_of(session: Session, transaction_ids: Sequence[int]) -> dict
         stmt = select(ClusterMember.transaction_id, ClusterMember.cluster_id).where(
             ClusterMember.transaction_id.in_(chunk)
         )
-        out.update(dict(session.execute(stmt).tuples().all()))
+        out.update(dict(session.execute(stmt).all()))
     return out

@@ -1,0 +1,235 @@
+"""Screener and purchases pages, their JSON twins and CSV exports (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from app.ingest.files import ingest_files
+from tests.factories import Doc, Owner, Tx, form4_xml, purchase_filing, submission_txt
+
+WINDOW = "from=2024-03-01&to=2024-03-31"
+ALICE = Owner("0000000101", "ALICE A", officer=True, title="Chief Executive Officer")
+BOB = Owner("0000000102", "BOB B", director=True)
+CAROL = Owner("0000000103", "CAROL C", officer=True, title="Chief Financial Officer")
+FUND = Owner("0000000201", "BIG FUND LP", ten_percent=True)
+HOSTILE = Owner("0000000301", '=HYPERLINK("http://x")', director=True)
+
+
+@pytest.fixture
+def loaded(clean_engine: Engine, tmp_path: Path) -> Engine:
+    files = {
+        "a1.txt": purchase_filing(
+            "0000000101-24-000001",
+            "2024-03-05T16:30:00",
+            owners=[ALICE],
+            trade_date="2024-03-04",
+            shares="1000",
+            price="10.00",
+        ),
+        "a2.txt": purchase_filing(
+            "0000000102-24-000001",
+            "2024-03-08T18:00:00",
+            owners=[BOB],
+            trade_date="2024-03-07",
+            shares="2000",
+            price="10.50",
+        ),
+        "a3.txt": purchase_filing(
+            "0000000103-24-000001",
+            "2024-03-13T09:15:00",
+            owners=[CAROL],
+            trade_date="2024-03-12",
+            shares="500",
+            price="11.00",
+        ),
+        # A sale by the CEO is not a purchase and never shows on the screener.
+        "a4.txt": submission_txt(
+            form4_xml(
+                Doc(
+                    owners=[ALICE],
+                    period="2024-03-14",
+                    transactions=[
+                        Tx(
+                            code="S",
+                            acquired_disposed="D",
+                            shares="300",
+                            price="12.00",
+                            trade_date="2024-03-14",
+                        )
+                    ],
+                )
+            ),
+            accession="0000000101-24-000002",
+            accepted_at_et="2024-03-15T16:00:00",
+        ),
+        "b1.txt": purchase_filing(
+            "0000000201-24-000001",
+            "2024-03-20T16:05:00",
+            owners=[FUND],
+            trade_date="2024-03-19",
+            shares="100000",
+            price="5.00",
+            issuer_cik="0000005678",
+            ticker="OTHR",
+        ),
+        "c1.txt": submission_txt(
+            form4_xml(
+                Doc(
+                    issuer_cik="0000009999",
+                    issuer_name="<script>alert(1)</script> Corp",
+                    ticker="HOST",
+                    owners=[HOSTILE],
+                    period="2024-03-21",
+                    transactions=[Tx(shares="10", price="20", trade_date="2024-03-21")],
+                )
+            ),
+            accession="0000000301-24-000001",
+            accepted_at_et="2024-03-22T10:00:00",
+        ),
+    }
+    paths = []
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        paths.append(path)
+    report = ingest_files(paths, engine=clean_engine, max_bytes=5_000_000)
+    assert report.rejected == 0
+    return clean_engine
+
+
+def _table(html: str, table_id: str) -> list[dict[str, str]]:
+    soup = BeautifulSoup(html, "html.parser")
+    table = soup.select_one(f"table#{table_id}")
+    assert table is not None
+    headers = [th.get_text(strip=True).rstrip("▼▲") for th in table.select("thead th")]
+    rows = []
+    for tr in table.select("tbody tr"):
+        cells = tr.find_all("td")
+        if len(cells) == len(headers):
+            rows.append({h: c.get_text(" ", strip=True) for h, c in zip(headers, cells, strict=True)})
+    return rows
+
+
+class TestScreenerPage:
+    def test_groups_purchases_by_company_sorted_by_value(self, client: TestClient, loaded: Engine) -> None:
+        response = client.get(f"/?{WINDOW}")
+        assert response.status_code == 200
+        rows = _table(response.text, "screener")
+        assert [r["Ticker"].split()[0] for r in rows] == ["OTHR", "EXMP", "HOST"]
+        exmp = rows[1]
+        assert exmp["Insiders"] == "3"
+        assert exmp["Value"] == "$36,500"
+        assert exmp["Shares"] == "3,500"
+        assert exmp["Avg price"] == "$10.43"
+        assert (exmp["First trade"], exmp["Last trade"]) == ("2024-03-04", "2024-03-12")
+        assert exmp["Latest filing (ET)"] == "2024-03-13 09:15 ET"
+        assert "cluster" in exmp["Ticker"]
+
+    def test_cluster_badge_links_to_the_permalink(self, client: TestClient, loaded: Engine) -> None:
+        soup = BeautifulSoup(client.get(f"/?{WINDOW}&clusters_only=true").text, "html.parser")
+        badges = soup.select("table#screener a.badge.cluster")
+        assert [a["href"] for a in badges] == ["/cluster/0000001234-2024-03-04"]
+
+    @pytest.mark.parametrize(
+        ("query", "tickers"),
+        [
+            pytest.param("role=ceo_cfo", ["EXMP"], id="ceo-cfo"),
+            pytest.param("role=director", ["EXMP", "HOST"], id="director"),
+            pytest.param("min_value=40000", ["OTHR"], id="min-value"),
+            pytest.param("exclude_ten_percent_only=true", ["EXMP", "HOST"], id="no-10pct-only"),
+            pytest.param("q=exm", ["EXMP"], id="search"),
+            pytest.param("min_price=10.2&max_price=15", ["EXMP"], id="price-range"),
+            pytest.param("min_price=15", ["HOST"], id="min-price"),
+            pytest.param("n=2&clusters_only=true", ["EXMP"], id="custom-rule"),
+            pytest.param("n=4&clusters_only=true", [], id="rule-not-met"),
+            pytest.param("sort=ticker&order=asc", ["EXMP", "HOST", "OTHR"], id="sort-ticker"),
+        ],
+    )
+    def test_filters_and_sorting(
+        self, client: TestClient, loaded: Engine, query: str, tickers: list[str]
+    ) -> None:
+        rows = _table(client.get(f"/?{WINDOW}&{query}").text, "screener")
+        assert [r["Ticker"].split()[0] for r in rows] == tickers
+
+    def test_role_filter_counts_only_matching_buyers(self, client: TestClient, loaded: Engine) -> None:
+        (row,) = _table(client.get(f"/?{WINDOW}&role=ceo_cfo").text, "screener")
+        assert row["Insiders"] == "2"
+
+    def test_pagination_links_keep_the_filters(self, client: TestClient, loaded: Engine) -> None:
+        soup = BeautifulSoup(client.get(f"/?{WINDOW}&page_size=1&page=2").text, "html.parser")
+        rows = _table(str(soup), "screener")
+        assert [r["Ticker"].split()[0] for r in rows] == ["EXMP"]
+        prev_link, next_link = soup.select_one("a[rel=prev]")["href"], soup.select_one("a[rel=next]")["href"]
+        assert "page_size=1" in next_link
+        assert "page=3" in next_link
+        assert "from=2024-03-01" in next_link
+        assert "page=" not in prev_link.replace("page_size", "")  # page 1 is the default, left out
+
+    def test_json_twin_carries_the_same_rows(self, client: TestClient, loaded: Engine) -> None:
+        html_rows = _table(client.get(f"/?{WINDOW}").text, "screener")
+        data = client.get(f"/api/screener?{WINDOW}").json()
+        assert [r["ticker"] for r in data["rows"]] == [r["Ticker"].split()[0] for r in html_rows]
+        assert [Decimal(r["total_value"]) for r in data["rows"]] == [
+            Decimal("500000"),
+            Decimal("36500"),
+            Decimal("200"),
+        ]
+        assert data["total_rows"] == 3
+
+    def test_csv_equals_the_table_and_is_formula_safe(self, client: TestClient, loaded: Engine) -> None:
+        response = client.get(f"/screener.csv?{WINDOW}")
+        assert response.headers["content-type"].startswith("text/csv")
+        records = list(csv.DictReader(io.StringIO(response.text)))
+        assert [r["ticker"] for r in records] == ["OTHR", "EXMP", "HOST"]
+        assert records[1]["total_value"] == "36500.00"
+        purchases = list(csv.DictReader(io.StringIO(client.get(f"/purchases.csv?{WINDOW}&q=host").text)))
+        assert purchases[0]["insider"] == '\'=HYPERLINK("http://x")'
+
+    def test_hostile_names_render_as_text(self, client: TestClient, loaded: Engine) -> None:
+        soup = BeautifulSoup(client.get(f"/?{WINDOW}").text, "html.parser")
+        assert soup.find("script", string=lambda s: s and "alert(1)" in s) is None
+        assert any("<script>alert(1)</script> Corp" in td.get_text() for td in soup.select("td.company"))
+
+    @pytest.mark.parametrize(
+        ("query", "param"),
+        [
+            pytest.param("n=1", "n", id="n-too-small"),
+            pytest.param("w=91", "w", id="w-too-big"),
+            pytest.param("page_size=1001", "page_size", id="page-size"),
+            pytest.param("days=abc", "days", id="days-not-int"),
+            pytest.param("role=ceo", "role", id="role-unknown"),
+            pytest.param("from=2024-13-01", "from", id="bad-date"),
+            pytest.param("sort=hack", "sort", id="sort-unknown"),
+        ],
+    )
+    def test_bad_parameter_gets_a_422_page_naming_it(
+        self, client: TestClient, query: str, param: str
+    ) -> None:
+        response = client.get(f"/?{query}")
+        assert response.status_code == 422
+        detail = BeautifulSoup(response.text, "html.parser").select_one(".error-detail").get_text()
+        assert detail.startswith(f"{param}:")
+        assert "allowed" in detail or param == "from"
+        assert client.get(f"/api/screener?{query}").status_code == 422
+
+
+class TestPurchasesPage:
+    def test_lists_each_eligible_purchase_newest_first(self, client: TestClient, loaded: Engine) -> None:
+        rows = _table(client.get(f"/purchases?{WINDOW}").text, "purchases")
+        assert [r["Ticker"].split()[0] for r in rows] == ["HOST", "OTHR", "EXMP", "EXMP", "EXMP"]
+        assert rows[2]["Insider"] == "CAROL C"
+        assert rows[2]["Value"] == "$5,500"
+
+    def test_json_twin_and_csv_agree(self, client: TestClient, loaded: Engine) -> None:
+        data = client.get(f"/api/purchases?{WINDOW}&sort=value").json()
+        records = list(csv.DictReader(io.StringIO(client.get(f"/purchases.csv?{WINDOW}&sort=value").text)))
+        assert [r["accession"] for r in data["rows"]] == [r["accession"] for r in records]
+        assert data["rows"][0]["accession"] == "0000000201-24-000001"
