@@ -11,3 +11,11 @@ class Overview(BaseModel):
     holdings: int
     errors: int
     latest_known_at: datetime | None
+
+
+class RuleFacts(BaseModel):
+    default_n: int
+    default_w: int
+    max_span_days: int
+    n_range: tuple[int, int]
+    w_range: tuple[int, int]

@@ -11,10 +11,14 @@ from sqlalchemy.orm import Session
 
 from app.repositories import clusters as clusters_repo
 from app.repositories.clusters import MemberFacts
+from app.schemas.overview import RuleFacts
 from app.services import roles as roles_service
 from app.services.clustering_core import (
     DEFAULT_N,
     DEFAULT_W,
+    MAX_SPAN_DAYS,
+    N_RANGE,
+    W_RANGE,
     ClusterResult,
     PurchaseRecord,
     find_clusters,
@@ -73,6 +77,17 @@ def clusters_for_rule(
         session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
     )
     return find_clusters(records, n=n, w=w)
+
+
+def rule_facts() -> RuleFacts:
+    """The default rule and the bounds users may choose from (for the definitions page)."""
+    return RuleFacts(
+        default_n=DEFAULT_N,
+        default_w=DEFAULT_W,
+        max_span_days=MAX_SPAN_DAYS,
+        n_range=N_RANGE,
+        w_range=W_RANGE,
+    )
 
 
 def iso_week_of(ts: datetime) -> str:

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import SessionDep
-from app.schemas.overview import Overview
+from app.schemas.overview import Overview, RuleFacts
 from app.schemas.screener import PurchaseFilters, PurchasesPage, ScreenerFilters, ScreenerPage
+from app.services import clustering as clustering_service
 from app.services import overview as overview_service
 from app.services import screener as screener_service
 
@@ -19,6 +20,12 @@ router = APIRouter(prefix="/api", tags=["api"])
 def overview(session: SessionDep) -> Overview:
     """Counts of what is stored and the newest filing."""
     return overview_service.build_overview(session)
+
+
+@router.get("/about/clusters", response_model=RuleFacts)
+def about_clusters() -> RuleFacts:
+    """The cluster rule's defaults and the allowed ranges of N and W."""
+    return clustering_service.rule_facts()
 
 
 @router.get("/screener", response_model=ScreenerPage)

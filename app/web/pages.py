@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.deps import SessionDep
 from app.schemas.screener import PurchaseFilters, ScreenerFilters
+from app.services import clustering as clustering_service
 from app.services import export as export_service
 from app.services import screener as screener_service
 from app.web.templating import templates
@@ -42,6 +43,13 @@ def screener_csv(session: SessionDep, filters: Annotated[ScreenerFilters, Query(
 def purchases_csv(session: SessionDep, filters: Annotated[PurchaseFilters, Query()]) -> Response:
     page = screener_service.build_purchases_page(session, filters)
     return _csv("purchases.csv", export_service.to_csv(screener_service.csv_rows_purchases(page)))
+
+
+@router.get("/about/clusters", response_class=HTMLResponse)
+def about_clusters(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "about_clusters.html", {"rule": clustering_service.rule_facts()}
+    )
 
 
 def _csv(name: str, text: str) -> Response:
