@@ -46,41 +46,97 @@ class CodeInfo:
 
 
 _TABLE: tuple[CodeInfo, ...] = (
-    CodeInfo("P", "Open market or private purchase of non-derivative or derivative security", True, True,
-             "candidate buy (non-derivative table only; footnotes may reveal a private placement)"),
-    CodeInfo("S", "Open market or private sale of non-derivative or derivative security", True, True,
-             "sale (footnotes may reveal a mandated sell-to-cover)"),
-    CodeInfo("V", "Transaction voluntarily reported earlier than required", None, False,
-             "flag (in XML carried by transactionTimeliness=E)"),
+    CodeInfo(
+        "P",
+        "Open market or private purchase of non-derivative or derivative security",
+        True,
+        True,
+        "candidate buy (non-derivative table only; footnotes may reveal a private placement)",
+    ),
+    CodeInfo(
+        "S",
+        "Open market or private sale of non-derivative or derivative security",
+        True,
+        True,
+        "sale (footnotes may reveal a mandated sell-to-cover)",
+    ),
+    CodeInfo(
+        "V",
+        "Transaction voluntarily reported earlier than required",
+        None,
+        False,
+        "flag (in XML carried by transactionTimeliness=E)",
+    ),
     CodeInfo("A", "Grant, award or other acquisition pursuant to Rule 16b-3(d)", False, False, "not a buy"),
-    CodeInfo("D", "Disposition to the issuer of issuer equity securities pursuant to Rule 16b-3(e)", False,
-             False, "not a sale"),
-    CodeInfo("F", "Payment of exercise price or tax liability by delivering or withholding securities "
-             "incident to the receipt, exercise or vesting of a security issued under Rule 16b-3",
-             False, False, "tax withholding, not a sale"),
+    CodeInfo(
+        "D",
+        "Disposition to the issuer of issuer equity securities pursuant to Rule 16b-3(e)",
+        False,
+        False,
+        "not a sale",
+    ),
+    CodeInfo(
+        "F",
+        "Payment of exercise price or tax liability by delivering or withholding securities "
+        "incident to the receipt, exercise or vesting of a security issued under Rule 16b-3",
+        False,
+        False,
+        "tax withholding, not a sale",
+    ),
     # edgartools mislabels I as "Disposition otherwise than to the issuer" (parser-anchors D1).
-    CodeInfo("I", "Discretionary transaction in accordance with Rule 16b-3(f) resulting in acquisition "
-             "or disposition of issuer securities", None, False, "other"),
-    CodeInfo("M", "Exercise or conversion of derivative security exempted pursuant to Rule 16b-3", False,
-             False, "not a buy"),
+    CodeInfo(
+        "I",
+        "Discretionary transaction in accordance with Rule 16b-3(f) resulting in acquisition "
+        "or disposition of issuer securities",
+        None,
+        False,
+        "other",
+    ),
+    CodeInfo(
+        "M",
+        "Exercise or conversion of derivative security exempted pursuant to Rule 16b-3",
+        False,
+        False,
+        "not a buy",
+    ),
     CodeInfo("C", "Conversion of derivative security", False, False, "not a buy"),
     CodeInfo("E", "Expiration of short derivative position", False, False, "other"),
-    CodeInfo("H", "Expiration (or cancellation) of long derivative position with value received", False,
-             False, "other"),
+    CodeInfo(
+        "H",
+        "Expiration (or cancellation) of long derivative position with value received",
+        False,
+        False,
+        "other",
+    ),
     CodeInfo("O", "Exercise of out-of-the-money derivative security", False, False, "not a buy"),
-    CodeInfo("X", "Exercise of in-the-money or at-the-money derivative security", False, False,
-             "not a buy"),
+    CodeInfo("X", "Exercise of in-the-money or at-the-money derivative security", False, False, "not a buy"),
     CodeInfo("G", "Bona fide gift", False, False, "not a buy"),
     CodeInfo("L", "Small acquisition under Rule 16a-6", False, False, "not a buy"),
-    CodeInfo("W", "Acquisition or disposition by will or the laws of descent and distribution", False,
-             False, "not a buy"),
+    CodeInfo(
+        "W",
+        "Acquisition or disposition by will or the laws of descent and distribution",
+        False,
+        False,
+        "not a buy",
+    ),
     CodeInfo("Z", "Deposit into or withdrawal from voting trust", False, False, "other"),
-    CodeInfo("J", "Other acquisition or disposition (describe transaction in a footnote)", None, False,
-             "other (read the footnote)"),
-    CodeInfo("K", "Transaction in equity swap or instrument with similar characteristics", None, False,
-             "other"),
-    CodeInfo("U", "Disposition pursuant to a tender of shares in a change of control transaction", False,
-             False, "other"),
+    CodeInfo(
+        "J",
+        "Other acquisition or disposition (describe transaction in a footnote)",
+        None,
+        False,
+        "other (read the footnote)",
+    ),
+    CodeInfo(
+        "K", "Transaction in equity swap or instrument with similar characteristics", None, False, "other"
+    ),
+    CodeInfo(
+        "U",
+        "Disposition pursuant to a tender of shares in a change of control transaction",
+        False,
+        False,
+        "other",
+    ),
 )
 
 CODES: dict[str, CodeInfo] = {info.code: info for info in _TABLE}

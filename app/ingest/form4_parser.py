@@ -28,10 +28,26 @@ from app.schemas.form4 import (
 )
 
 PARSER_VERSION = "1"
-KNOWN_SCHEMAS = frozenset({
-    "X0101", "X0201", "X0202", "X0203", "X0204", "X0205", "X0206", "X0301", "X0302", "X0303", "X0304",
-    "X0305", "X0306", "X0407", "X0508", "X0609",
-})
+KNOWN_SCHEMAS = frozenset(
+    {
+        "X0101",
+        "X0201",
+        "X0202",
+        "X0203",
+        "X0204",
+        "X0205",
+        "X0206",
+        "X0301",
+        "X0302",
+        "X0303",
+        "X0304",
+        "X0305",
+        "X0306",
+        "X0407",
+        "X0508",
+        "X0609",
+    }
+)
 KNOWN_DOCUMENT_TYPES = frozenset({"3", "3/A", "4", "4/A", "5", "5/A"})
 
 # Leaves of a table row -> the ParsedTransaction field they fill, also the key of the row's `footnotes`.
@@ -68,9 +84,14 @@ _GROUPS = {
     "ownershipNature": "ownership_nature",
     "underlyingSecurity": "underlying_security",
 }
-_ROW_TAGS = frozenset({
-    "nonDerivativeTransaction", "nonDerivativeHolding", "derivativeTransaction", "derivativeHolding",
-})
+_ROW_TAGS = frozenset(
+    {
+        "nonDerivativeTransaction",
+        "nonDerivativeHolding",
+        "derivativeTransaction",
+        "derivativeHolding",
+    }
+)
 # The bare coding leaves cannot hold a footnoteId: one that follows them sits on transactionCoding.
 _NOTE_ALIAS = {"form_type": "code", "equity_swap_involved": "code"}
 # Holdings carry the post-transaction amount as the position itself.
@@ -79,11 +100,39 @@ _HOLDING_RENAME = {"shares_owned_after": "shares_owned", "value_owned_after": "v
 _TRUE = frozenset({"1", "true", "True", "TRUE", "Y", "y", "yes", "Yes", "YES", "T", "t"})
 _FALSE = frozenset({"0", "false", "False", "FALSE", "N", "n", "no", "No", "NO", "F", "f"})
 
-_PLACEHOLDER_TICKERS = frozenset({
-    "", "NONE", "N/A", "NA", "N.A.", "N/A.", "[NONE]", "(NONE)", "<NONE>", "NONE.", "-", "--", "---", ".",
-    "NIL", "NULL", "NO SYMBOL", "NO TICKER", "NOT APPLICABLE", "NOT LISTED", "NOT TRADED", "NOTAPPLICABLE",
-    "UNLISTED", "PRIVATE", "0", "?", "N / A", "TBD", "X",
-})
+_PLACEHOLDER_TICKERS = frozenset(
+    {
+        "",
+        "NONE",
+        "N/A",
+        "NA",
+        "N.A.",
+        "N/A.",
+        "[NONE]",
+        "(NONE)",
+        "<NONE>",
+        "NONE.",
+        "-",
+        "--",
+        "---",
+        ".",
+        "NIL",
+        "NULL",
+        "NO SYMBOL",
+        "NO TICKER",
+        "NOT APPLICABLE",
+        "NOT LISTED",
+        "NOT TRADED",
+        "NOTAPPLICABLE",
+        "UNLISTED",
+        "PRIVATE",
+        "0",
+        "?",
+        "N / A",
+        "TBD",
+        "X",
+    }
+)
 # Venue suffixes are not part of the symbol (MAJR.OB); share classes (BRK.A, BF.B) are (parser-anchors C1).
 _VENUE_SUFFIXES = (".OTCBB", ".OTCQB", ".OTCQX", ".PINK", ".OTC", ".OB", ".PK", ".QB", ".QX", ".BB")
 _VENUE_PREFIX = re.compile(
@@ -98,12 +147,16 @@ _RANGE_DOLLARS = re.compile(
     r"\$\s?" + _AMOUNT + r"\s*(?:to|-|–|—|through)\s*\$?\s?" + _AMOUNT + r"(?![\d%])", re.IGNORECASE
 )
 _RANGE_WORDS = re.compile(
-    r"(?:rang(?:e|es|ed|ing)|between)\s+(?:(?:from|of)\s+)?(?:a\s+low\s+of\s+)?\$?\s?" + _AMOUNT
-    + r"\s*(?:to|and|-|–|—|through)\s*(?:a\s+high\s+of\s+)?\$?\s?" + _AMOUNT + r"(?![\d%])",
+    r"(?:rang(?:e|es|ed|ing)|between)\s+(?:(?:from|of)\s+)?(?:a\s+low\s+of\s+)?\$?\s?"
+    + _AMOUNT
+    + r"\s*(?:to|and|-|–|—|through)\s*(?:a\s+high\s+of\s+)?\$?\s?"
+    + _AMOUNT
+    + r"(?![\d%])",
     re.IGNORECASE,
 )
 _RANGE_LOW_HIGH = re.compile(
-    r"(?:low|lowest)\s+(?:sale\s+|purchase\s+)?(?:price\s+)?of\s+\$?\s?" + _AMOUNT
+    r"(?:low|lowest)\s+(?:sale\s+|purchase\s+)?(?:price\s+)?of\s+\$?\s?"
+    + _AMOUNT
     + r"\s*,?\s*(?:and|to)\s+(?:a\s+|the\s+)?(?:high|highest)\s+(?:sale\s+|purchase\s+)?"
     r"(?:price\s+)?of\s+\$?\s?" + _AMOUNT + r"(?![\d%])",
     re.IGNORECASE,
@@ -617,17 +670,49 @@ def _check_field_order() -> None:
     """Fail at import if the contract's field order no longer matches the positional calls above."""
     expected = {
         ParsedTransaction: (
-            "table", "index", "security_title", "transaction_date", "deemed_execution_date", "form_type",
-            "code", "acquired_disposed", "shares", "total_value", "price", "price_low", "price_high",
-            "shares_owned_after", "value_owned_after", "direct_indirect", "nature_of_ownership",
-            "equity_swap_involved", "timeliness", "conversion_or_exercise_price", "exercise_date",
-            "expiration_date", "underlying_security_title", "underlying_shares", "underlying_value",
-            "footnotes", "flags",
+            "table",
+            "index",
+            "security_title",
+            "transaction_date",
+            "deemed_execution_date",
+            "form_type",
+            "code",
+            "acquired_disposed",
+            "shares",
+            "total_value",
+            "price",
+            "price_low",
+            "price_high",
+            "shares_owned_after",
+            "value_owned_after",
+            "direct_indirect",
+            "nature_of_ownership",
+            "equity_swap_involved",
+            "timeliness",
+            "conversion_or_exercise_price",
+            "exercise_date",
+            "expiration_date",
+            "underlying_security_title",
+            "underlying_shares",
+            "underlying_value",
+            "footnotes",
+            "flags",
         ),
         ParsedHolding: (
-            "table", "index", "security_title", "shares_owned", "value_owned", "direct_indirect",
-            "nature_of_ownership", "conversion_or_exercise_price", "exercise_date", "expiration_date",
-            "underlying_security_title", "underlying_shares", "underlying_value", "footnotes",
+            "table",
+            "index",
+            "security_title",
+            "shares_owned",
+            "value_owned",
+            "direct_indirect",
+            "nature_of_ownership",
+            "conversion_or_exercise_price",
+            "exercise_date",
+            "expiration_date",
+            "underlying_security_title",
+            "underlying_shares",
+            "underlying_value",
+            "footnotes",
         ),
     }
     for cls, names in expected.items():

@@ -24,12 +24,27 @@ LIBXML2_MAX_DEPTH = 256
 
 # Encodings a filing may declare. Anything else (UTF-7, EBCDIC, UTF-32, …) could hide markup such as
 # "<!DOCTYPE" from the byte-level checks below, so it is refused rather than handed to iconv.
-_ALLOWED_ENCODINGS = frozenset({
-    "utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "iso8859-1", "latin-1", "latin1", "iso-8859-15",
-    "windows-1252", "cp1252", "utf-16", "utf-16le", "utf-16be",
-})
+_ALLOWED_ENCODINGS = frozenset(
+    {
+        "utf-8",
+        "utf8",
+        "us-ascii",
+        "ascii",
+        "iso-8859-1",
+        "iso8859-1",
+        "latin-1",
+        "latin1",
+        "iso-8859-15",
+        "windows-1252",
+        "cp1252",
+        "utf-16",
+        "utf-16le",
+        "utf-16be",
+    }
+)
 _DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 _DECL = re.compile(rb"^<\?xml[^>]*\?>")
+_UTF8 = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 # DTD machinery in any case (lowercase is not well-formed, but recover mode would still see it).
 _DTD_MARKUP = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.IGNORECASE)
 # "&" not starting a well-formed reference: filers type "AT&T" and "Smith & Co" unescaped (parser-anchors A6).
@@ -96,10 +111,14 @@ def parse(
     if size > max_bytes:
         raise Form4ParseError(f"document is {size:,} bytes, over the {max_bytes:,}-byte limit")
     warnings: list[str] = []
-    data = _normalize_start(data, warnings)
+    data = _transcode_utf16(data, warnings)
+    # Refuse DTDs before anything else looks at the bytes, junk-skipping included.
+    encoding = _check_declarations(data)
+    data = _strip_leading(data, warnings)
     if not data:
         raise Form4ParseError("empty document")
-    _check_declarations(data)
+    if (encoding is None or encoding in _UTF8) and not data.isascii():
+        data = _fix_utf8(data, warnings)
 
     try:
         root = etree.fromstring(data, _parser(False))
@@ -113,17 +132,25 @@ def parse(
     return SafeXml(root, data, warnings)
 
 
-def _normalize_start(data: bytes, warnings: list[str]) -> bytes:
-    """Strip BOMs, transcode UTF-16 to UTF-8 and drop junk before the XML declaration or root."""
+def _transcode_utf16(data: bytes, warnings: list[str]) -> bytes:
+    """Turn a UTF-16 document into UTF-8, so that the byte-level checks below see its markup."""
     head = data[:4]
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:2] in (b"<\x00", b"\x00<"):
         try:
-            text = data.decode("utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff")
-                               else ("utf-16-le" if head[:1] == b"<" else "utf-16-be"))
+            text = data.decode(
+                "utf-16"
+                if head[:2] in (b"\xff\xfe", b"\xfe\xff")
+                else ("utf-16-le" if head[:1] == b"<" else "utf-16-be")
+            )
         except UnicodeDecodeError as exc:
             raise Form4ParseError(f"invalid UTF-16 document: {exc.reason}") from None
         data = _DECL.sub(b'<?xml version="1.0"?>', text.lstrip("\ufeff").encode("utf-8"), count=1)
         warnings.append("transcoded UTF-16 to UTF-8")
+    return data
+
+
+def _strip_leading(data: bytes, warnings: list[str]) -> bytes:
+    """Strip BOMs and whitespace, and drop junk before the XML declaration or the root element."""
     if data[:3] == b"\xef\xbb\xbf":
         data = data[3:]
     if data[:5] == b"<?xml":
@@ -146,8 +173,11 @@ def _normalize_start(data: bytes, warnings: list[str]) -> bytes:
     return data
 
 
-def _check_declarations(data: bytes) -> None:
-    """Refuse DTDs/entity declarations and encodings that could smuggle them past byte checks."""
+def _check_declarations(data: bytes) -> str | None:
+    """Refuse DTDs/entity declarations and encodings that could smuggle them past byte checks.
+
+    Return the declared encoding (lower case), or None when the document declares none.
+    """
     # Look for "!" rather than "<!": memchr on the rare "!" is ~10x faster than scanning every "<".
     bang = data.find(b"!")
     while bang != -1:
@@ -159,14 +189,30 @@ def _check_declarations(data: bytes) -> None:
             "document declares a DOCTYPE/ENTITY; DTDs and entity declarations are refused "
             "(billion-laughs and external-entity attacks)"
         )
-    if data[:5] == b"<?xml" and b"encoding" in data[:200]:
-        match = _DECL_ENCODING.match(data)
+    if b"\x00" in data:
+        raise Form4ParseError("NUL bytes in document (binary or mis-declared encoding)")
+    head = data[:300].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:5] == b"<?xml" and b"encoding" in head:
+        match = _DECL_ENCODING.match(head)
         if match:
             encoding = match.group(1).decode("ascii", "replace").strip().lower()
             if encoding not in _ALLOWED_ENCODINGS:
                 raise Form4ParseError(f"unsupported XML encoding {encoding!r}")
-    if b"\x00" in data:
-        raise Form4ParseError("NUL bytes in document (binary or mis-declared encoding)")
+            return encoding
+    return None
+
+
+def _fix_utf8(data: bytes, warnings: list[str]) -> bytes:
+    """Re-decode as Windows-1252 a document that claims UTF-8 (or nothing) but is not valid UTF-8."""
+    # Pre-2008 filings carry Windows-1252 bytes ("é" in a name) with no encoding declaration; libxml2
+    # would silently turn each into U+FFFD.
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = _DECL.sub(b'<?xml version="1.0"?>', data, count=1).decode("cp1252", "replace")
+        warnings.append("re-decoded invalid UTF-8 as Windows-1252")
+        return text.encode("utf-8")
+    return data
 
 
 def _repair(
@@ -228,14 +274,6 @@ def _fix(data: bytes, message: str, warnings: list[str]) -> bytes | None:
         if fixed != data:
             warnings.append("replaced undefined HTML entities with character references")
             return fixed
-    if "not proper UTF-8" in message:
-        # Pre-2008 filings carry Windows-1252 bytes ("é" in a name) with no encoding declaration.
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = _DECL.sub(b'<?xml version="1.0"?>', data, count=1).decode("cp1252", "replace")
-            warnings.append("re-decoded invalid UTF-8 as Windows-1252")
-            return text.encode("utf-8")
     if "Extra content at the end of the document" in message:
         match = _ROOT_NAME.search(data, 5 if data[:5] == b"<?xml" else 0)
         if match:

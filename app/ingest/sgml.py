@@ -17,8 +17,14 @@ from app.schemas.form4 import Form4ParseError, SubmissionHeader
 EASTERN = ZoneInfo("America/New_York")
 
 _SUBMISSION_STARTS = (
-    b"<SEC-DOCUMENT>", b"<SEC-HEADER>", b"<SUBMISSION>", b"-----BEGIN PRIVACY-ENHANCED MESSAGE-----",
-    b"<IMS-DOCUMENT>", b"<ACCEPTANCE-DATETIME>", b"<DOCUMENT>", b"ACCESSION NUMBER:",
+    b"<SEC-DOCUMENT>",
+    b"<SEC-HEADER>",
+    b"<SUBMISSION>",
+    b"-----BEGIN PRIVACY-ENHANCED MESSAGE-----",
+    b"<IMS-DOCUMENT>",
+    b"<ACCEPTANCE-DATETIME>",
+    b"<DOCUMENT>",
+    b"ACCESSION NUMBER:",
 )
 _ACCEPTED = re.compile(rb"<ACCEPTANCE-DATETIME>\s*(\d{14})")
 _ACCESSION = re.compile(rb"(?:ACCESSION NUMBER:|<ACCESSION-NUMBER>)\s*(\d{10}-?\d{2}-?\d{6})")
@@ -40,16 +46,22 @@ def sniff_error_page(data: bytes) -> str | None:
     """Return a reason when the bytes are an SEC/S3 error body instead of a filing, else None."""
     head = data[:2048].lower()
     if not (
-        b"<html" in head or b"<!doctype html" in head or b"<error>" in head or b"<title" in head
-        or b"request rate threshold" in head or b"undeclared automated tool" in head
+        b"<html" in head
+        or b"<!doctype html" in head
+        or b"<error>" in head
+        or b"<title" in head
+        or b"request rate threshold" in head
+        or b"undeclared automated tool" in head
         or b"traffic limit" in head
     ):
         return None
     text = data[:500_000].lower()
     # The identity page carries the same "Request Rate Threshold Exceeded" title, so test it first.
     if b"undeclared automated tool" in text:
-        return ("SEC refused the request as an Undeclared Automated Tool: "
-                "set SEC_USER_AGENT to a name and contact e-mail")
+        return (
+            "SEC refused the request as an Undeclared Automated Tool: "
+            "set SEC_USER_AGENT to a name and contact e-mail"
+        )
     if b"request rate threshold exceeded" in text or b"traffic limit" in text:
         return "SEC rate-limit page (Request Rate Threshold Exceeded): pause EDGAR requests for 10 minutes"
     if b"nosuchkey" in text:
@@ -69,8 +81,15 @@ def parse_acceptance_datetime(value: str) -> datetime:
     """Turn ``YYYYMMDDHHMMSS`` on the US/Eastern wall clock into an aware UTC datetime."""
     if len(value) != 14 or not value.isdigit():
         raise ValueError(f"ACCEPTANCE-DATETIME {value!r} is not YYYYMMDDHHMMSS")
-    local = datetime(int(value[0:4]), int(value[4:6]), int(value[6:8]), int(value[8:10]),
-                     int(value[10:12]), int(value[12:14]), tzinfo=EASTERN)
+    local = datetime(
+        int(value[0:4]),
+        int(value[4:6]),
+        int(value[6:8]),
+        int(value[8:10]),
+        int(value[10:12]),
+        int(value[12:14]),
+        tzinfo=EASTERN,
+    )
     return local.astimezone(UTC)
 
 
@@ -124,7 +143,7 @@ def split_submission(data: bytes, warnings: list[str] | None = None) -> tuple[Su
             raise Form4ParseError("truncated submission: <XML> block without </XML>")
         xml_blocks += 1
         if data.find(b"<ownershipDocument", start + 5, end) != -1:
-            parts.append(data[start + 5:end])
+            parts.append(data[start + 5 : end].strip())
         pos = end + 6
     if len(parts) == 1:
         return header, parts[0]
