@@ -20,7 +20,7 @@ from app.db import session_scope
 from app.ingest.bulk_datasets import BulkRowError, DatasetSummary, iter_dataset_filings
 from app.ingest.files import store_with_retry
 from app.ingest.pipeline import refresh_clusters_for
-from app.ingest.store import store_filing
+from app.ingest.store import store_filings
 from app.repositories import filings as filings_repo
 from app.schemas.form4 import ParsedForm4
 
@@ -113,9 +113,8 @@ def _store_batch(engine: Engine, batch: list[ParsedForm4], ref: str, report: Bul
     outcomes: list[tuple[ParsedForm4, str]] = []
     try:
         with session_scope(engine, write=True) as session:
-            for doc in batch:
-                outcome = store_filing(session, doc, source="bulk", source_ref=ref, keep_xml=False)
-                outcomes.append((doc, outcome))
+            stored = store_filings(session, batch, source="bulk", source_ref=ref, keep_xml=False)
+            outcomes = list(zip(batch, stored, strict=True))
     except Exception as exc:  # any failure rolls the batch back; the slow path isolates the culprit
         log.warning("bulk batch of %d failed (%s); storing one filing per transaction", len(batch), exc)
         report.batches_redone += 1

@@ -224,3 +224,86 @@ def set_eligibility(session: Session, changes: dict[int, bool]) -> None:
                 .where(InsiderTransaction.id.in_(ids))
                 .values(is_eligible_purchase=flag)
             )
+
+
+# --- batch variants (bulk import: one statement per table per batch) --------------------------------
+_BATCH_CHUNK = 500
+
+
+def content_state(session: Session, accessions: Sequence[str]) -> dict[str, tuple[str, int, str]]:
+    """Return accession -> (content_sha256, parser_version, source) for the stored ones."""
+    out: dict[str, tuple[str, int, str]] = {}
+    wanted = list(dict.fromkeys(accessions))
+    for i in range(0, len(wanted), _BATCH_CHUNK):
+        stmt = select(Filing.accession, Filing.content_sha256, Filing.parser_version, Filing.source).where(
+            Filing.accession.in_(wanted[i : i + _BATCH_CHUNK])
+        )
+        out.update({acc: (sha, version, source) for acc, sha, version, source in session.execute(stmt)})
+    return out
+
+
+def upsert_issuers(session: Session, rows: Sequence[dict[str, Any]], *, now: datetime) -> None:
+    """upsert_issuer for many issuers (each row: cik, name, ticker; one row per cik)."""
+    if not rows:
+        return
+    stmt = _insert(session, Issuer)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Issuer.cik],
+        set_={
+            "name": func.coalesce(Issuer.name, stmt.excluded.name),
+            "ticker": func.coalesce(Issuer.ticker, stmt.excluded.ticker),
+        },
+    )
+    # Through the connection: the ORM bulk path costs more than the statement itself here.
+    session.connection().execute(stmt, [{**r, "updated_at": now} for r in rows])
+
+
+def upsert_owners_batch(session: Session, rows: Sequence[dict[str, Any]], *, now: datetime) -> None:
+    """upsert_owners for many owners (each row: cik, name; one row per cik)."""
+    if not rows:
+        return
+    stmt = _insert(session, ReportingOwner)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ReportingOwner.cik],
+        set_={"name": func.coalesce(ReportingOwner.name, stmt.excluded.name)},
+    )
+    # Through the connection: the ORM bulk path costs more than the statement itself here.
+    session.connection().execute(stmt, [{**r, "updated_at": now} for r in rows])
+
+
+def insert_filings(
+    session: Session,
+    filings: Sequence[dict[str, Any]],
+    *,
+    owners: Sequence[dict[str, Any]],
+    transactions: Sequence[dict[str, Any]],
+    holdings: Sequence[dict[str, Any]],
+    footnotes: Sequence[dict[str, Any]],
+    documents: Sequence[dict[str, Any]],
+) -> None:
+    """Insert many new filings and their parts (executemany per table, in document order)."""
+    for model, rows in (
+        (Filing, filings),
+        (FilingOwner, owners),
+        (InsiderTransaction, transactions),
+        (Holding, holdings),
+        (Footnote, footnotes),
+        (FilingDocument, documents),
+    ):
+        if rows:
+            # Core insert (not ORM bulk): no per-row identity bookkeeping, SQLAlchemy batches the VALUES.
+            session.connection().execute(model.__table__.insert(), list(rows))
+
+
+def issuers_with_amendments(session: Session, issuer_ciks: Sequence[str]) -> set[str]:
+    """Return the issuers among `issuer_ciks` that have at least one amendment stored."""
+    found: set[str] = set()
+    wanted = list(dict.fromkeys(issuer_ciks))
+    for i in range(0, len(wanted), _BATCH_CHUNK):
+        stmt = (
+            select(Filing.issuer_cik)
+            .where(Filing.issuer_cik.in_(wanted[i : i + _BATCH_CHUNK]), Filing.is_amendment.is_(True))
+            .distinct()
+        )
+        found.update(session.scalars(stmt))
+    return found
