@@ -142,6 +142,30 @@ _TABLE: tuple[CodeInfo, ...] = (
 CODES: dict[str, CodeInfo] = {info.code: info for info in _TABLE}
 DESCRIPTIONS: dict[str, str] = {info.code: info.description for info in _TABLE}
 
+# What each code means for a reader, in one sentence (the filing page shows it beside the SEC wording).
+PLAIN: dict[str, str] = {
+    "P": "Bought shares on the open market or in a private deal, paying the price shown.",
+    "S": "Sold shares on the open market or in a private deal.",
+    "V": "Reported voluntarily, earlier than the rules require.",
+    "A": "Received shares or options from the company as a grant or award (pay, not a purchase).",
+    "D": "Gave shares back to the company (for example in a company buyback under a plan).",
+    "F": "Shares withheld by the company to pay an option's exercise price or the tax due on vesting.",
+    "I": "A discretionary trade inside a company plan, such as moving 401(k) money into or out of the stock.",
+    "M": "Exercised or converted an option or other derivative received as compensation.",
+    "C": "Converted a derivative security (for example convertible preferred stock) into shares.",
+    "E": "A short derivative position expired.",
+    "H": "A long derivative position expired or was cancelled, with value received.",
+    "O": "Exercised an out-of-the-money option.",
+    "X": "Exercised an in-the-money or at-the-money option.",
+    "G": "Gave shares away as a gift (or received them as one).",
+    "L": "A small acquisition (under $10,000 in six months) reported under Rule 16a-6.",
+    "W": "Acquired or disposed of shares by will or inheritance.",
+    "Z": "Moved shares into or out of a voting trust.",
+    "J": "Some other acquisition or disposition; the footnote says what it was.",
+    "K": "A trade in an equity swap or a similar instrument.",
+    "U": "Tendered shares in a change-of-control deal such as a takeover.",
+}
+
 
 def info(code: str | None) -> CodeInfo | None:
     """Return the table entry for a code (case- and whitespace-insensitive), or None if unknown."""
@@ -170,3 +194,13 @@ def is_open_market(code: str | None) -> bool:
     """Say whether a code is an open-market-or-private trade (P or S)."""
     found = info(code)
     return found.open_market if found is not None else False
+
+
+def explain(code: str | None) -> str:
+    """Say in one plain sentence what a code means for a reader; unknown codes say so."""
+    found = info(code)
+    if found is not None and found.code in PLAIN:
+        return PLAIN[found.code]
+    if not code or not code.strip():
+        return "The filer reported no transaction code."
+    return "A code not in the SEC's list; read the footnotes and the original filing."
