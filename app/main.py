@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import BadParameterError, NotFoundError
-from app.web import api, health, pages
+from app.web import api, clusters, clusters_api, health, pages
 from app.web.templating import templates
 
 __all__ = ["create_app"]
@@ -43,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(clusters_api.router)
+    app.include_router(clusters.router)
     _register_error_handlers(app)
     return app
 
