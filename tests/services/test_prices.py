@@ -4,6 +4,7 @@ source (incremental, whole refetch after a split or dividend, failures), chart b
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -39,6 +40,7 @@ from app.services.prices import (
     to_chart_basis,
 )
 from tests.factories import Owner, purchase_filing
+from tests.prices.test_yfinance_source import ticker_history_frame, yf_empty_df
 
 AAPL_2018 = "InsidersTradeMonitor__AAPL.daily.2018-2023.with-derived-cols.csv"
 AAPL_2000 = "ml4t-Bill0412__AAPL.daily.2000-2012.csv"
@@ -258,6 +260,60 @@ class TestImportPricesCli:
         result = CliRunner().invoke(cli, ["import-prices", str(tmp_path / "none.csv"), "--ticker", "TTT"])
         assert result.exit_code == 1
         assert "no such file" in result.output
+
+
+class TestPricesRefreshCli:
+    @pytest.fixture
+    def cli_env(self, db_url: str, clean_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+        monkeypatch.setenv("DATABASE_URL", db_url)
+        get_settings.cache_clear()
+        yield clean_engine
+        get_settings.cache_clear()
+
+    @pytest.fixture
+    def fake_yahoo_ticker(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """Stand in for yfinance.Ticker through the real adapter: AAA has bars, anything else is unknown."""
+        asked: list[str] = []
+
+        class Ticker:
+            def __init__(self, symbol: str) -> None:
+                self.symbol = symbol
+
+            def history(self, **_: object) -> pd.DataFrame:
+                asked.append(self.symbol)
+                if self.symbol == "AAA":
+                    return ticker_history_frame()
+                logging.getLogger("yfinance").error(f"${self.symbol}: possibly delisted; no price data found")
+                return yf_empty_df()
+
+        monkeypatch.setattr("yfinance.Ticker", Ticker)
+        return asked
+
+    def test_refresh_named_tickers(self, cli_env: Engine, fake_yahoo_ticker: list[str]) -> None:
+        from app.cli import cli
+
+        result = CliRunner().invoke(cli, ["prices", "refresh", "aaa", "NOPE", "--pause", "0"])
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.output.split())
+        assert "created 1, failed 1" in text
+        assert "possibly delisted" in text
+        assert fake_yahoo_ticker == ["AAA", "NOPE"]
+        with Session(cli_env) as session:
+            # Yahoo's split-adjusted 2020-08-28 close, back to as traded across the 4:1 split.
+            assert stored(session, "AAA")[date(2020, 8, 28)].close == D("499.230012")
+            assert prices_repo.splits(session, "AAA") == [(date(2020, 8, 31), D(4))]
+            state = prices_repo.get_state(session, "NOPE")
+            assert state is not None
+            assert "possibly delisted" in (state.last_error or "")
+
+    def test_default_tickers_include_spy_and_all_failed_exits_1(
+        self, cli_env: Engine, fake_yahoo_ticker: list[str]
+    ) -> None:
+        from app.cli import cli
+
+        result = CliRunner().invoke(cli, ["prices", "refresh", "--pause", "0"])
+        assert result.exit_code == 1
+        assert fake_yahoo_ticker == ["SPY"]  # no purchases stored: the benchmark alone
 
 
 # --- chart basis ----------------------------------------------------------------------------------------
