@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import BadParameterError, NotFoundError
-from app.web import api, clusters, clusters_api, health, pages
+from app.web import api, clusters, clusters_api, health, pages, status
 from app.web.templating import templates
 
 __all__ = ["create_app"]
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(clusters_api.router)
     app.include_router(clusters.router)
+    app.include_router(status.router)
     _register_error_handlers(app)
     return app
 
