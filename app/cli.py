@@ -43,15 +43,27 @@ def serve(
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _require_current_schema()
     logging.getLogger("clusterbuy").info("settings: %s", settings.public_dict())
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        log_level=settings.log_level.lower(),
-    )
+    # Started here, not in the app's lifespan: uvicorn runs the app in this process when workers == 1
+    # (so /status sees the leader flag), and with more workers the jobs still run once, in this parent.
+    sched = None
+    if not no_scheduler:
+        from app.db import get_engine
+        from app.jobs.scheduler import start_in_background
+
+        sched = start_in_background(settings, get_engine())
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        if sched is not None:
+            sched.shutdown()
 
 
 def _require_current_schema() -> None:

@@ -209,6 +209,9 @@ class EdgarServer:
 def _make_handler(server: EdgarServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like the real hosts
+        # Headers and body go out in separate writes; with Nagle on, the client's delayed ACK adds
+        # ~40 ms to every response, which is the test server's artefact, not EDGAR's.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802 (http.server naming)
             server._record(RecordedRequest(time.monotonic(), "GET", self.path, dict(self.headers.items())))

@@ -14,7 +14,6 @@ from app.cli import _progress, _require_current_schema, cli, err
 from app.config import get_settings
 
 
-
 def _yesterday_et() -> date:
     from app.ingest.backfill import EASTERN
 

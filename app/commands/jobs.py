@@ -21,9 +21,7 @@ cli.add_typer(jobs_cli, name="jobs")
 
 @cli.command()
 def scheduler(
-    only: Annotated[
-        list[str] | None, typer.Option("--only", help="Run only this job (repeatable).")
-    ] = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Run only this job (repeatable).")] = None,
     leader_retry: Annotated[
         float, typer.Option(help="Seconds between leadership attempts when not leading.")
     ] = 30.0,
@@ -66,7 +64,10 @@ def jobs_list() -> None:
     now = datetime.now(UTC)
     with session_scope(get_engine()) as session:
         last = ops_repo.last_job_runs(session, list(JOBS))
-    table = Table("job", "next run", "last run", "outcome", "description")
+    table = Table()
+    table.add_column("job", no_wrap=True)
+    for title in ("next run", "last run", "outcome", "description"):
+        table.add_column(title)
     for name, spec in JOBS.items():
         run = last.get(name)
         table.add_row(

@@ -93,8 +93,7 @@ def refresh_tickers(client: EdgarClient, engine: Engine, *, today: date | None =
     ]
     sightings = list(
         {
-            (r.cik, r.ticker): {"issuer_cik": r.cik, "ticker": r.ticker, "exchange": r.exchange}
-            for r in rows
+            (r.cik, r.ticker): {"issuer_cik": r.cik, "ticker": r.ticker, "exchange": r.exchange} for r in rows
         }.values()
     )
     with session_scope(engine, write=True) as session:
