@@ -1,9 +1,6 @@
-"""Daily prices (issue 5 §1): CSV import, yfinance refresh (incremental, whole refetch when a split or
-dividend rewrites the adjusted history), freshness, and the split-adjusted basis the chart draws on.
-
-Storage basis: PriceBar open/high/low/close/volume are as traded on the day (Yahoo's split-adjusted
-values multiplied back by the later splits); adj_close is the source's split+dividend-adjusted close.
-"""
+"""Daily prices (issue 5 §1): CSV import, yfinance refresh (whole refetch when a split or dividend rewrites
+the adjusted history), freshness, and the split-adjusted chart basis. Bars are stored as traded (Yahoo's
+split-adjusted OHLC × later splits) next to the source's split+dividend-adjusted close."""
 
 from __future__ import annotations
 
