@@ -16,6 +16,7 @@ from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import BadParameterError, NotFoundError
 from app.web import api, clusters, clusters_api, health, pages, status
+from app.web.security import SecurityHeadersMiddleware
 from app.web.templating import templates
 
 __all__ = ["create_app"]
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
     app.include_router(health.router)
     app.include_router(api.router)
