@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from app.ingest.bulk_datasets import known_at_estimate
 from app.repositories import filings as filings_repo
 from app.schemas.form4 import SECTIONS, ParsedForm4, ParsedTransaction
 from app.services.roles import mentions_10b5_1
@@ -43,14 +44,10 @@ def known_at_for(doc: ParsedForm4) -> KnownAt:
     if doc.accepted_at is not None:
         return KnownAt(doc.accepted_at, "accepted")
     if doc.filed_date is not None:
-        return KnownAt(_eastern_22(doc.filed_date), "filed_date")
+        return KnownAt(known_at_estimate(doc.filed_date), "filed_date")
     if doc.period_of_report is not None:
-        return KnownAt(_eastern_22(_add_business_days(doc.period_of_report, 2)), "deadline")
+        return KnownAt(known_at_estimate(_add_business_days(doc.period_of_report, 2)), "deadline")
     return KnownAt(None, None)
-
-
-def _eastern_22(day: date) -> datetime:
-    return datetime.combine(day, time(22, 0), tzinfo=EASTERN).astimezone(UTC)
 
 
 def _add_business_days(day: date, n: int) -> date:
