@@ -107,7 +107,7 @@ def upsert_news_events(session: Session, rows: Sequence[dict[str, Any]]) -> None
                 "event_date": stmt.excluded.event_date,
                 "event_at": stmt.excluded.event_at,
                 "form_type": stmt.excluded.form_type,
-                "items": stmt.excluded.items,
+                "items": stmt.excluded["items"],  # `.items` is the collection method
                 "title": stmt.excluded.title,
                 "url": stmt.excluded.url,
             },
