@@ -1,0 +1,285 @@
+"""SQL for materialized cluster returns: which clusters need (re)computing, bar windows, the rows behind
+the performance page, and the precomputed page snapshots (kept as named JSON checkpoints)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Float, and_, case, cast, delete, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from app.models import Cluster, ClusterReturn, IngestCheckpoint, Issuer, PriceBar
+from app.repositories.clusters import _chunks
+from app.repositories.filings import _insert
+
+
+def _ticker() -> Any:
+    # Tickers are stored upper case by the price service; filings may carry any case.
+    return func.upper(func.trim(Issuer.ticker))
+
+
+def default_clusters(session: Session, *, rule: tuple[int, int]) -> list[Any]:
+    """Every materialized cluster of the rule: id, ticker, trigger_at, last_trade_date, updated_at."""
+    stmt = (
+        select(
+            Cluster.id,
+            _ticker().label("ticker"),
+            Cluster.trigger_at,
+            Cluster.last_trade_date,
+            Cluster.updated_at,
+        )
+        .join(Issuer, Issuer.cik == Cluster.issuer_cik)
+        .where(Cluster.rule_n == rule[0], Cluster.rule_w == rule[1])
+        .order_by(Cluster.id)
+    )
+    return list(session.execute(stmt))
+
+
+def return_states(session: Session) -> dict[str, tuple[int, int, datetime]]:
+    """Per cluster with stored returns: (rows, rows not 'done', oldest computed_at)."""
+    not_done = func.sum(case((ClusterReturn.status != "done", 1), else_=0))
+    stmt = select(
+        ClusterReturn.cluster_id, func.count(), not_done, func.min(ClusterReturn.computed_at)
+    ).group_by(ClusterReturn.cluster_id)
+    return {cid: (int(n), int(nd or 0), at) for cid, n, nd, at in session.execute(stmt)}
+
+
+def done_rows_with_bars(session: Session, benchmark: str) -> list[Any]:
+    """Each 'done' row with the stored stock and benchmark bars at its entry and exit dates."""
+    s0, s1, b0, b1 = (aliased(PriceBar) for _ in range(4))
+    ticker = _ticker()
+
+    def bar(alias: Any, symbol: Any, day: Any) -> Any:
+        return and_(alias.ticker == symbol, alias.bar_date == day)
+
+    stmt = (
+        select(
+            ClusterReturn.cluster_id,
+            ClusterReturn.stock_return,
+            ClusterReturn.spy_return,
+            cast(s0.open, Float).label("s0_open"),
+            cast(s0.close, Float).label("s0_close"),
+            cast(s0.adj_close, Float).label("s0_adj"),
+            cast(s1.adj_close, Float).label("s1_adj"),
+            cast(b0.open, Float).label("b0_open"),
+            cast(b0.close, Float).label("b0_close"),
+            cast(b0.adj_close, Float).label("b0_adj"),
+            cast(b1.adj_close, Float).label("b1_adj"),
+        )
+        .join(Cluster, Cluster.id == ClusterReturn.cluster_id)
+        .join(Issuer, Issuer.cik == Cluster.issuer_cik)
+        .outerjoin(s0, bar(s0, ticker, ClusterReturn.entry_date))
+        .outerjoin(s1, bar(s1, ticker, ClusterReturn.exit_date))
+        .outerjoin(b0, bar(b0, benchmark, ClusterReturn.entry_date))
+        .outerjoin(b1, bar(b1, benchmark, ClusterReturn.exit_date))
+        .where(ClusterReturn.status == "done")
+    )
+    return list(session.execute(stmt))
+
+
+def bar_windows(
+    session: Session, windows: Iterable[tuple[str, date, date]], *, chunk: int = 150
+) -> dict[str, pd.DataFrame]:
+    """Bars (open, close, adj_close as floats) of each ticker inside its [start, end] windows."""
+    merged: dict[str, list[list[date]]] = defaultdict(list)
+    for ticker, start, end in sorted(windows):
+        spans = merged[ticker]
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    terms = [(t, s, e) for t, spans in merged.items() for s, e in spans]
+    parts: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    cols = (cast(PriceBar.open, Float), cast(PriceBar.close, Float), cast(PriceBar.adj_close, Float))
+    for i in range(0, len(terms), chunk):
+        cond = or_(
+            *(
+                and_(PriceBar.ticker == t, PriceBar.bar_date >= s, PriceBar.bar_date <= e)
+                for t, s, e in terms[i : i + chunk]
+            )
+        )
+        for row in session.execute(select(PriceBar.ticker, PriceBar.bar_date, *cols).where(cond)):
+            parts[row[0]].append(row[1:])
+    out: dict[str, pd.DataFrame] = {}
+    for ticker, rows in parts.items():
+        rows.sort(key=lambda r: r[0])
+        days, op, close, adj = zip(*rows, strict=True)
+        out[ticker] = pd.DataFrame(
+            {
+                "open": np.asarray(op, dtype="float64"),
+                "close": np.asarray(close, dtype="float64"),
+                "adj_close": np.asarray(adj, dtype="float64"),
+            },
+            index=pd.DatetimeIndex(days, name="date").astype("datetime64[ns]"),
+        )
+    return out
+
+
+def replace_returns(session: Session, cluster_ids: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+    """Make `rows` the stored returns of these clusters (others untouched)."""
+    delete_returns(session, cluster_ids)
+    for i in range(0, len(rows), 2000):
+        session.execute(_insert(session, ClusterReturn), list(rows[i : i + 2000]))
+
+
+def delete_returns(session: Session, cluster_ids: Sequence[str]) -> None:
+    """Drop the stored returns of these clusters."""
+    for chunk in _chunks(sorted(set(cluster_ids))):
+        session.execute(delete(ClusterReturn).where(ClusterReturn.cluster_id.in_(chunk)))
+
+
+def returns_of(session: Session, cluster_ids: Sequence[str]) -> dict[str, list[ClusterReturn]]:
+    """Stored returns per cluster id."""
+    out: dict[str, list[ClusterReturn]] = defaultdict(list)
+    for chunk in _chunks(sorted(set(cluster_ids))):
+        for row in session.scalars(select(ClusterReturn).where(ClusterReturn.cluster_id.in_(chunk))):
+            out[row.cluster_id].append(row)
+    return out
+
+
+def returns_version(session: Session) -> tuple[int, str | None]:
+    """(row count, newest computed_at) of the stored returns: changes whenever they do."""
+    n, newest = session.execute(select(func.count(), func.max(ClusterReturn.computed_at))).one()
+    return int(n), newest.isoformat() if newest else None
+
+
+SLICE_COLUMNS = (
+    "cluster_id",
+    "ticker",
+    "company",
+    "sector",
+    "trigger_at",
+    "first_trade_date",
+    "last_trade_date",
+    "n_buyers",
+    "total_value",
+    "roles",
+    "flags",
+    "horizon",
+    "status",
+    "entry_date",
+    "entry_price",
+    "exit_date",
+    "stock_return",
+    "spy_return",
+    "excess",
+)
+
+
+def slice_rows(
+    session: Session,
+    *,
+    rule: tuple[int, int],
+    trigger_from: datetime | None = None,
+    trigger_until: datetime | None = None,
+    value_min: float | None = None,
+    value_max: float | None = None,
+) -> list[Any]:
+    """Stored returns joined to their clusters (one row per cluster and horizon), in SLICE_COLUMNS order."""
+    stmt = (
+        select(
+            Cluster.id,
+            _ticker(),
+            Issuer.name,
+            Issuer.sector,
+            Cluster.trigger_at,
+            Cluster.first_trade_date,
+            Cluster.last_trade_date,
+            Cluster.n_buyers,
+            cast(Cluster.total_value, Float),
+            Cluster.roles,
+            Cluster.flags,
+            ClusterReturn.horizon,
+            ClusterReturn.status,
+            ClusterReturn.entry_date,
+            cast(ClusterReturn.entry_price, Float),
+            ClusterReturn.exit_date,
+            ClusterReturn.stock_return,
+            ClusterReturn.spy_return,
+            ClusterReturn.excess_return,
+        )
+        .join(Cluster, Cluster.id == ClusterReturn.cluster_id)
+        .join(Issuer, Issuer.cik == Cluster.issuer_cik)
+        .where(Cluster.rule_n == rule[0], Cluster.rule_w == rule[1])
+    )
+    stmt = _cluster_filters(stmt, trigger_from, trigger_until, value_min, value_max)
+    return list(session.execute(stmt.order_by(Cluster.trigger_at, Cluster.id, ClusterReturn.horizon)))
+
+
+def _cluster_filters(
+    stmt: Any,
+    trigger_from: datetime | None,
+    trigger_until: datetime | None,
+    value_min: float | None,
+    value_max: float | None,
+) -> Any:
+    if trigger_from is not None:
+        stmt = stmt.where(Cluster.trigger_at >= trigger_from)
+    if trigger_until is not None:
+        stmt = stmt.where(Cluster.trigger_at < trigger_until)
+    if value_min is not None:
+        stmt = stmt.where(Cluster.total_value >= value_min)
+    if value_max is not None:
+        stmt = stmt.where(Cluster.total_value < value_max)
+    return stmt
+
+
+def unmeasured_clusters(
+    session: Session,
+    *,
+    rule: tuple[int, int],
+    trigger_from: datetime | None = None,
+    trigger_until: datetime | None = None,
+    value_min: float | None = None,
+    value_max: float | None = None,
+) -> list[Any]:
+    """Clusters of the selection without stored returns: (id, ticker, roles, flags, has_bars)."""
+    has_bars = select(PriceBar.ticker).where(PriceBar.ticker == _ticker()).limit(1).exists()
+    stmt = (
+        select(
+            Cluster.id,
+            _ticker().label("ticker"),
+            Cluster.roles,
+            Cluster.flags,
+            has_bars.label("has_bars"),
+        )
+        .join(Issuer, Issuer.cik == Cluster.issuer_cik)
+        .where(
+            Cluster.rule_n == rule[0],
+            Cluster.rule_w == rule[1],
+            ~select(ClusterReturn.cluster_id).where(ClusterReturn.cluster_id == Cluster.id).exists(),
+        )
+    )
+    stmt = _cluster_filters(stmt, trigger_from, trigger_until, value_min, value_max)
+    return list(session.execute(stmt))
+
+
+def issuer_tickers(
+    session: Session, ciks: Sequence[str]
+) -> dict[str, tuple[str | None, str | None, str | None]]:
+    """(ticker, name, sector) per issuer CIK."""
+    out: dict[str, tuple[str | None, str | None, str | None]] = {}
+    for chunk in _chunks(sorted(set(ciks))):
+        stmt = select(Issuer.cik, _ticker(), Issuer.name, Issuer.sector).where(Issuer.cik.in_(chunk))
+        out.update({cik: (t or None, name, sector) for cik, t, name, sector in session.execute(stmt)})
+    return out
+
+
+def get_snapshot(session: Session, name: str) -> dict[str, Any] | None:
+    """The JSON value of a named snapshot, or None."""
+    value = session.execute(select(IngestCheckpoint.value).where(IngestCheckpoint.name == name)).scalar()
+    return value if isinstance(value, dict) else None
+
+
+def put_snapshot(session: Session, name: str, value: dict[str, Any], *, now: datetime) -> None:
+    """Store (or overwrite) a named JSON snapshot."""
+    stmt = _insert(session, IngestCheckpoint).values(name=name, value=value, updated_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[IngestCheckpoint.name], set_={"value": stmt.excluded.value, "updated_at": now}
+    )
+    session.execute(stmt)
