@@ -11,6 +11,8 @@ from enum import StrEnum
 
 
 class TransactionCode(StrEnum):
+    """The transaction codes of Forms 3/4/5 (Table I and II, column 3)."""
+
     P = "P"
     S = "S"
     V = "V"
@@ -35,6 +37,8 @@ class TransactionCode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CodeInfo:
+    """One code: what it means and how the buy screen treats it."""
+
     code: str
     description: str
     # True: the insider chose to trade with their own money at market terms (a view on the stock).

@@ -192,7 +192,9 @@ Notes = dict[str, list[str]]
 # --------------------------------------------------------------------------------------------------
 
 
-def parse(data: bytes, *, accession: str | None = None, max_bytes: int = 5_000_000) -> ParsedForm4:
+def parse(
+    data: bytes, *, accession: str | None = None, max_bytes: int = safe_xml.DEFAULT_MAX_BYTES
+) -> ParsedForm4:
     """Parse an ownership document (bare XML or full submission .txt) into a ParsedForm4."""
     if not isinstance(data, bytes):
         if isinstance(data, bytearray | memoryview):

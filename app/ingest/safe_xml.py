@@ -14,9 +14,11 @@ from functools import lru_cache
 
 from lxml import etree
 
+from app.config import Settings
 from app.schemas.form4 import Form4ParseError
 
-DEFAULT_MAX_BYTES = 5_000_000
+# Same default as Settings.max_document_bytes; callers pass the configured value (no I/O here).
+DEFAULT_MAX_BYTES: int = Settings.model_fields["max_document_bytes"].default
 # libxml2 refuses documents nested deeper than 256 levels unless huge_tree is set (it never is here).
 # An ownership document is at most 6 levels deep; callers wanting a tighter bound pass max_depth,
 # which costs one XPath probe (~25 us on a typical filing, so it is off by default).
@@ -89,6 +91,8 @@ def _depth_probe(max_depth: int) -> etree.XPath:
 
 @dataclass(slots=True)
 class SafeXml:
+    """A parsed document: its root element, the bytes lxml read and the repairs that were needed."""
+
     root: etree._Element
     data: bytes  # the bytes lxml finally parsed (after any repair)
     warnings: list[str] = field(default_factory=list)
