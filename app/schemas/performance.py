@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 
 class Horizon(StrEnum):
@@ -58,7 +59,8 @@ class PerformanceFilters(BaseModel):
     @model_validator(mode="after")
     def _ranges(self) -> PerformanceFilters:
         if self.from_date and self.to_date and self.from_date > self.to_date:
-            raise ValueError("from must be on or before to")
+            # A custom error (not ValueError) keeps the 422 JSON body serializable.
+            raise PydanticCustomError("date_range", "from must be on or before to")
         return self
 
     @property
@@ -186,6 +188,18 @@ class PerformancePage(BaseModel):
     view: PerformanceView
     published: list[PublishedFigure]
     market_cap_note: str
+
+    def summary_for(self, summaries: list[HorizonSummary]) -> HorizonSummary | None:
+        """The summary of the chosen horizon `h` among `summaries` (None when not computed)."""
+        return next((s for s in summaries if s.horizon == self.filters.h.value), None)
+
+    def chart(self) -> dict[str, Any]:
+        """What the charts read from the page's JSON data island."""
+        return {
+            "h": self.filters.h.value,
+            "histograms": [h.model_dump(mode="json") for h in self.view.histograms],
+            "portfolio": self.view.portfolio.model_dump(mode="json"),
+        }
 
 
 class ClusterReturnView(BaseModel):
