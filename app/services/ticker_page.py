@@ -1,0 +1,769 @@
+"""The ticker dashboard (`/ticker/{symbol}`, issue 5 §2): header, price series with trade and news markers,
+buys and sells side by side, the insider roster and the signals; plus ticker/CIK resolution and search."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from app.errors import NotFoundError
+from app.ingest import codes
+from app.ingest.reference_data import EIGHT_K_ITEMS
+from app.models import Issuer, NewsEvent
+from app.repositories import cluster_pages as cluster_pages_repo
+from app.repositories import prices as prices_repo
+from app.repositories import ticker_pages as repo
+from app.repositories.ticker_pages import OwnerOnFiling
+from app.schemas.ticker import (
+    ChartMarkers,
+    ClusterSignal,
+    LargeSaleSignal,
+    NetBuying,
+    NewsItem,
+    NewsMarker,
+    OwnerRef,
+    Period,
+    PriceNote,
+    PriceSeries,
+    RosterRow,
+    SearchInsider,
+    SearchIssuer,
+    SearchPage,
+    SellClusterSignal,
+    Signals,
+    SplitInfo,
+    TickerHeader,
+    TickerPage,
+    TradeMarker,
+    TradeRow,
+    TradeTotals,
+    WeaknessHit,
+    WeaknessSignal,
+)
+from app.services import cluster_page as cluster_page_service
+from app.services import prices as prices_service
+from app.services import roles as roles_service
+from app.services import signals as signals_service
+from app.services.clustering import is_late
+from app.services.signals import TradeFact
+
+EASTERN = ZoneInfo("America/New_York")
+PERIOD_DAYS = {Period.m3: 91, Period.y1: 365, Period.y5: 1826, Period.all: None}
+PRICE_Q = Decimal("0.0001")
+CONTEXT_DAYS = 30  # market-wide context: clusters triggered in the last 30 days
+SEARCH_LIMIT = 25
+_CIK = re.compile(r"^\d{1,10}$")
+_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,15}$")
+MARKER_LABELS = {
+    signals_service.BUY: "Purchase",
+    signals_service.SELL: "Sale",
+    signals_service.SELL_PLAN: "Sale (10b5-1 plan)",
+    signals_service.SELL_EXERCISE: "Sale with same-day exercise",
+    signals_service.EXERCISE: "Option exercise / conversion",
+}
+TAX_LABELS = {"F": "Shares withheld for tax / exercise price", "D": "Disposition to the issuer"}
+
+
+# --- which company ------------------------------------------------------------------------------------
+
+
+def resolve_issuer(session: Session, symbol: str) -> Issuer:
+    """Find the issuer a URL names by ticker (current or past) or by CIK, or raise NotFoundError."""
+    text = (symbol or "").strip()
+    if _CIK.match(text):
+        issuer = repo.issuer_by_cik(session, text.zfill(10))
+        if issuer is not None:
+            return issuer
+    sym = text.upper()
+    if _SYMBOL.match(sym):
+        # Class shares are written BRK.B by EDGAR and BRK-B by Yahoo: accept both spellings.
+        for candidate in dict.fromkeys((sym, sym.replace("-", "."), sym.replace(".", "-"))):
+            found = repo.issuers_by_ticker(session, candidate)
+            if found:
+                return found[0]
+        for candidate in dict.fromkeys((sym, sym.replace("-", "."), sym.replace(".", "-"))):
+            for cik in repo.issuer_ciks_by_past_ticker(session, candidate):
+                issuer = repo.issuer_by_cik(session, cik)
+                if issuer is not None:
+                    return issuer
+    raise NotFoundError(
+        f"No company with ticker or CIK {text[:40]!r} is stored.",
+        suggestions=suggest(session, text),
+    )
+
+
+def suggest(session: Session, text: str, *, limit: int = 5) -> list[str]:
+    """Close matches among stored tickers and company names, as tickers (or CIKs) to link to."""
+    needle = text.strip().upper()[:64]
+    if not needle:
+        return []
+    by_ticker: dict[str, str] = {}
+    by_name: dict[str, str] = {}
+    for cik, ticker, name in repo.issuer_directory(session):
+        target = ticker or cik
+        if ticker:
+            by_ticker.setdefault(ticker.upper(), target)
+        if name:
+            by_name.setdefault(name.upper(), target)
+    out: list[str] = []
+    for match in difflib.get_close_matches(needle, list(by_ticker), n=limit, cutoff=0.5):
+        out.append(by_ticker[match])
+    # A name typed in part ("APPLE") or with a typo ("APPEL INC").
+    out.extend(by_name[n] for n in sorted(by_name) if len(needle) >= 3 and needle in n)
+    for match in difflib.get_close_matches(needle, list(by_name), n=limit, cutoff=0.6):
+        out.append(by_name[match])
+    return list(dict.fromkeys(out))[:limit]
+
+
+def dashboard_url(issuer: Issuer) -> str:
+    """The dashboard URL of an issuer: by ticker when it has one, else by CIK."""
+    return "/ticker/" + quote(issuer.ticker or issuer.cik, safe="")
+
+
+def search(session: Session, q: str | None) -> SearchPage:
+    """Exact ticker/CIK → the dashboard to redirect to; otherwise companies and insiders matching `q`."""
+    text = (q or "").strip()[:64]
+    if not text:
+        return SearchPage(q="", redirect_to=None, issuers=[], insiders=[])
+    if _CIK.match(text):
+        issuer = repo.issuer_by_cik(session, text.zfill(10))
+        if issuer is not None:
+            return SearchPage(q=text, redirect_to=dashboard_url(issuer), issuers=[], insiders=[])
+        if repo.owner_by_cik(session, text.zfill(10)) is not None:
+            return SearchPage(q=text, redirect_to=f"/insider/{text.zfill(10)}", issuers=[], insiders=[])
+    elif _SYMBOL.match(text.upper()):
+        found = repo.issuers_by_ticker(session, text.upper())
+        if found:
+            return SearchPage(q=text, redirect_to=dashboard_url(found[0]), issuers=[], insiders=[])
+    issuers = [
+        SearchIssuer(issuer_cik=i.cik, ticker=i.ticker, company=i.name, sector=i.sector)
+        for i in repo.search_issuers(session, text, limit=SEARCH_LIMIT)
+    ]
+    insiders = [
+        SearchInsider(owner_cik=o.cik, name=o.name or o.cik)
+        for o in repo.search_owners(session, text, limit=SEARCH_LIMIT)
+    ]
+    return SearchPage(q=text, redirect_to=None, issuers=issuers, insiders=insiders)
+
+
+# --- the page -------------------------------------------------------------------------------------------
+
+
+def build_ticker_page(
+    session: Session,
+    symbol: str,
+    period: Period = Period.y1,
+    *,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> TickerPage:
+    """Everything the dashboard shows for one company; trades and news show even without prices."""
+    now = now or datetime.now(UTC)
+    today = today or now.astimezone(EASTERN).date()
+    issuer = resolve_issuer(session, symbol)
+    rows = repo.issuer_trades(session, issuer.cik)
+    holdings = repo.issuer_holdings(session, issuer.cik)
+    owners = repo.owners_of(session, {r.accession for r in rows} | {h.accession for h in holdings})
+    facts = [_fact(r, owners) for r in rows]
+    kinds = signals_service.classify(facts)
+
+    price_ticker = _price_ticker(issuer)
+    frame = prices_service.chart_frame(session, price_ticker) if price_ticker else pd.DataFrame()
+    splits = prices_repo.splits(session, price_ticker) if price_ticker else []
+    has_prices = not frame.empty
+
+    start = None if PERIOD_DAYS[period] is None else today - timedelta(days=PERIOD_DAYS[period])
+    purchases, sales = _tables(rows, kinds, owners, start, today)
+    dated = [r.transaction_date for r in rows if r.id in kinds and kinds[r.id] in _TABLE_KINDS]
+    header = _header(session, issuer, price_ticker, frame, today, now)
+    news = [_news(e) for e in repo.issuer_news(session, issuer.cik)]
+    notes = []
+    if not has_prices:
+        notes.append(header.prices.message)
+    if not news:
+        notes.append("No 8-K filings or headlines are stored for this company.")
+    return TickerPage(
+        header=header,
+        period=period,
+        period_start=start,
+        series=_series(price_ticker, frame, splits) if has_prices and price_ticker else None,
+        markers=ChartMarkers(trades=_markers(rows, kinds, owners, splits, frame), news=news),
+        purchases=purchases,
+        sales=sales,
+        totals=_totals(purchases, sales),
+        latest_trade_date=max((d for d in dated if d), default=None),
+        roster=_roster(rows, holdings, owners, kinds),
+        signals=_signals(session, issuer, facts, kinds, owners, frame, today),
+        notes=notes,
+    )
+
+
+_TABLE_KINDS = frozenset({signals_service.BUY}) | signals_service.SALE_KINDS
+
+
+def _fact(r: Any, owners: dict[str, list[OwnerOnFiling]]) -> TradeFact:
+    return TradeFact(
+        id=r.id,
+        accession=r.accession,
+        table=r.tx_table,
+        doc_index=r.doc_index,
+        code=r.code,
+        acquired_disposed=r.acquired_disposed,
+        trade_date=r.transaction_date,
+        known_at=r.known_at,
+        shares=r.shares,
+        value=r.value,
+        shares_before=r.shares_owned_before,
+        direct_indirect=r.direct_indirect,
+        nature=r.nature_of_ownership,
+        is_10b5_1=bool(r.is_10b5_1),
+        is_eligible_purchase=bool(r.is_eligible_purchase),
+        owner_ciks=tuple(o.cik for o in owners.get(r.accession, ())),
+    )
+
+
+def _price_ticker(issuer: Issuer) -> str | None:
+    if not issuer.ticker:
+        return None
+    try:
+        return prices_service.normalize_ticker(issuer.ticker)
+    except ValueError:
+        return None
+
+
+def _roles(owners: Iterable[OwnerOnFiling]) -> list[str]:
+    roles: set[str] = set()
+    for o in owners:
+        roles |= roles_service.classify_roles(
+            o.is_director, o.is_officer, o.officer_title, o.is_ten_percent_owner, o.is_other, o.other_text
+        )
+    return cluster_page_service.sort_roles(roles)
+
+
+def _names(owners: Sequence[OwnerOnFiling]) -> str:
+    return " / ".join(dict.fromkeys(o.name for o in owners)) or "unknown reporting owner"
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(float(x))).quantize(PRICE_Q)
+
+
+# --- header ---------------------------------------------------------------------------------------------
+
+
+def _header(
+    session: Session, issuer: Issuer, ticker: str | None, frame: pd.DataFrame, today: date, now: datetime
+) -> TickerHeader:
+    last = change = pct = None
+    last_date = None
+    if not frame.empty:
+        closes = frame["close"].to_numpy()
+        last, last_date = _dec(closes[-1]), frame.index[-1].date()
+        if len(closes) > 1 and closes[-2] > 0:
+            change = last - _dec(closes[-2])
+            pct = round(float(closes[-1] / closes[-2] - 1.0), 6)
+    return TickerHeader(
+        issuer_cik=issuer.cik,
+        ticker=issuer.ticker,
+        company=issuer.name,
+        sector=issuer.sector,
+        industry=issuer.sic_description,
+        exchange=issuer.exchange,
+        last_close=last,
+        last_close_date=last_date,
+        change=change,
+        change_pct=pct,
+        prices=_price_note(session, ticker, today),
+        clusters_30d=repo.clusters_triggered_since(session, now - timedelta(days=CONTEXT_DAYS)),
+        as_of=today,
+    )
+
+
+def _price_note(session: Session, ticker: str | None, today: date) -> PriceNote:
+    if ticker is None:
+        return PriceNote(
+            status="missing",
+            last_bar_date=None,
+            source=None,
+            last_error=None,
+            message="No ticker is known for this company, so there are no prices; trades and news are shown.",
+        )
+    f = prices_service.price_freshness(session, ticker, today)
+    failed = f" The last refresh failed: {f.last_error}" if f.last_error else ""
+    if f.status == "missing":
+        message = (
+            f"No price data for {ticker}: trades and news are shown without a chart. "
+            f"Load prices with `clusterbuy prices refresh {ticker}` or `clusterbuy import-prices`.{failed}"
+        )
+    elif f.status == "stale":
+        message = f"Prices are stale: the latest stored bar is {f.last_bar_date}.{failed}"
+    else:
+        message = f"Prices to {f.last_bar_date} ({f.source or 'stored'})."
+    return PriceNote(
+        status=f.status,
+        last_bar_date=f.last_bar_date,
+        source=f.source,
+        last_error=f.last_error,
+        message=message,
+    )
+
+
+# --- chart ----------------------------------------------------------------------------------------------
+
+
+def _floats(values: np.ndarray) -> list[float | None]:
+    rounded = np.round(values.astype("float64"), 4)
+    return [None if math.isnan(x) else x for x in rounded.tolist()]
+
+
+def _series(ticker: str, frame: pd.DataFrame, splits: Sequence[tuple[date, Decimal]]) -> PriceSeries:
+    # Sent once, whole (20 years is ~5k bars): the range buttons zoom in the browser.
+    volume = frame["volume"].to_numpy(dtype="float64")
+    return PriceSeries(
+        ticker=ticker,
+        dates=frame.index.strftime("%Y-%m-%d").tolist(),
+        open=_floats(frame["open"].to_numpy()),
+        high=_floats(frame["high"].to_numpy()),
+        low=_floats(frame["low"].to_numpy()),
+        close=np.round(frame["close"].to_numpy(dtype="float64"), 4).tolist(),
+        volume=[None if math.isnan(v) else int(v) for v in volume.tolist()],
+        splits=[SplitInfo(ex_date=d, ratio=r) for d, r in splits],
+    )
+
+
+def _close_on(frame: pd.DataFrame, day: date) -> float | None:
+    """The chart-basis close of the last bar on or before `day` (within a week)."""
+    if frame.empty:
+        return None
+    pos = int(frame.index.searchsorted(pd.Timestamp(day), side="right")) - 1
+    if pos < 0 or (day - frame.index[pos].date()).days > 7:
+        return None
+    return round(float(frame["close"].iloc[pos]), 4)
+
+
+def _markers(
+    rows: Sequence[Any],
+    kinds: dict[int, str],
+    owners: dict[str, list[OwnerOnFiling]],
+    splits: Sequence[tuple[date, Decimal]],
+    frame: pd.DataFrame,
+) -> list[TradeMarker]:
+    """One marker per filing, trade date and kind: tranches of one filing are one point."""
+    groups: dict[tuple[str, date, str, str], list[Any]] = defaultdict(list)
+    for r in rows:
+        kind = kinds.get(r.id)
+        if kind is None or r.transaction_date is None or not r.shares:
+            continue
+        groups[(r.accession, r.transaction_date, kind, r.code or "")].append(r)
+    out = []
+    for (accession, day, kind, code), items in groups.items():
+        shares = sum((r.shares for r in items), Decimal(0))
+        values = [r.value for r in items]
+        value = None if None in values else sum(values, Decimal(0))
+        avg = (value / shares).quantize(PRICE_Q) if value is not None and value > 0 else None
+        filed = [p for r in items for p in (r.price, r.price_low, r.price_high) if p is not None]
+        # Exercises are filed at the strike, not a market price: plot those at the day's close.
+        if avg is not None and kind != signals_service.EXERCISE:
+            y, y_from = float(prices_service.to_chart_basis(avg, day, splits)), "filed_price"
+        else:
+            y, y_from = _close_on(frame, day), "close"
+        filing_owners = owners.get(accession, [])
+        roles = _roles(filing_owners)
+        out.append(
+            TradeMarker(
+                kind=signals_service.CHART_GROUP[kind],  # type: ignore[arg-type]
+                label=_marker_label(kind, code),
+                date=day,
+                y=y,
+                y_from=y_from,  # type: ignore[arg-type]
+                insider=_names(filing_owners),
+                owner_ciks=[o.cik for o in filing_owners],
+                roles=roles,
+                role_text=", ".join(_ROLE_WORDS.get(r, r) for r in roles),
+                code=code,
+                code_text=codes.describe(code),
+                shares=shares,
+                price=avg,
+                price_low=min(filed) if len(items) > 1 and filed else None,
+                price_high=max(filed) if len(items) > 1 and filed else None,
+                value=value,
+                n_rows=len(items),
+                accession=accession,
+                is_10b5_1=any(bool(r.is_10b5_1) for r in items),
+            )
+        )
+    out.sort(key=lambda m: (m.date, m.accession, m.kind))
+    return out
+
+
+def _marker_label(kind: str, code: str) -> str:
+    if kind == signals_service.TAX:
+        return TAX_LABELS.get(code, "Tax / disposition")
+    return MARKER_LABELS[kind]
+
+
+_ROLE_WORDS = {
+    "officer": "Officer",
+    "director": "Director",
+    "ten_percent_owner": "10% owner",
+    "other": "Other",
+}
+
+
+def _news(e: NewsEvent) -> NewsMarker:
+    items = [i.strip() for i in (e.items or "").split(",") if i.strip()]
+    return NewsMarker(
+        date=e.event_date,
+        at=e.event_at,
+        source=e.source,
+        form_type=e.form_type,
+        items=[NewsItem(code=i, text=EIGHT_K_ITEMS.get(i, "Item " + i)) for i in items],
+        title=e.title,
+        publisher=e.publisher,
+        url=e.url if e.url and e.url.startswith(("https://", "http://")) else None,
+    )
+
+
+# --- tables ---------------------------------------------------------------------------------------------
+
+
+def _tables(
+    rows: Sequence[Any],
+    kinds: dict[int, str],
+    owners: dict[str, list[OwnerOnFiling]],
+    start: date | None,
+    today: date,
+) -> tuple[list[TradeRow], list[TradeRow]]:
+    purchases, sales = [], []
+    for r in rows:
+        kind = kinds.get(r.id)
+        if kind not in _TABLE_KINDS:
+            continue
+        if start is not None and (r.transaction_date is None or not start <= r.transaction_date <= today):
+            continue
+        (purchases if kind == signals_service.BUY else sales).append(_trade_row(r, kind, owners))
+    for table in (purchases, sales):
+        table.sort(key=lambda t: (t.trade_date or date.min, t.known_at or datetime.min.replace(tzinfo=UTC)))
+        table.reverse()
+    return purchases, sales
+
+
+def _trade_row(r: Any, kind: str, owners: dict[str, list[OwnerOnFiling]]) -> TradeRow:
+    sale = kind != signals_service.BUY
+    ratio, new = signals_service.delta_own(r.shares, r.shares_owned_before, sale=sale)
+    flags = []
+    if r.is_10b5_1:
+        flags.append("10b5-1")
+    if kind == signals_service.SELL_EXERCISE:
+        flags.append("exercise_sale")
+    if r.is_amendment:
+        flags.append("amended")
+    if r.timeliness == "L" or is_late_row(r):
+        flags.append("late_filing")
+    if r.price_source == "footnote_range":
+        flags.append("price_from_footnote")
+    filing_owners = owners.get(r.accession, [])
+    return TradeRow(
+        transaction_id=r.id,
+        accession=r.accession,
+        side="sale" if sale else "purchase",
+        owners=[OwnerRef(cik=o.cik, name=o.name) for o in filing_owners],
+        insider=_names(filing_owners),
+        roles=_roles(filing_owners),
+        code=r.code or "",
+        trade_date=r.transaction_date,
+        known_at=r.known_at,
+        shares=r.shares,
+        price=r.price,
+        price_low=r.price_low,
+        price_high=r.price_high,
+        value=r.value,
+        shares_owned_after=r.shares_owned_after,
+        delta_own=ratio,
+        delta_own_new=new,
+        is_10b5_1=bool(r.is_10b5_1),
+        flags=flags,
+    )
+
+
+def is_late_row(r: Any) -> bool:
+    """Filed after the Form 4 deadline (amendments are judged by an explicit L only)."""
+    # An amendment is filed later by nature: only the original's timing (or an explicit L) says late.
+    if r.is_amendment or r.transaction_date is None or r.known_at is None:
+        return False
+    return is_late(r.transaction_date, r.known_at)
+
+
+def _totals(purchases: Sequence[TradeRow], sales: Sequence[TradeRow]) -> TradeTotals:
+    def total(rows: Iterable[TradeRow], attr: str) -> Decimal:
+        return sum((getattr(r, attr) or Decimal(0) for r in rows), Decimal(0))
+
+    plan = [s for s in sales if "10b5-1" in s.flags]
+    exercise = [s for s in sales if "exercise_sale" in s.flags and "10b5-1" not in s.flags]
+    bought, sold = total(purchases, "value"), total(sales, "value")
+    discretionary = sold - total(plan, "value") - total(exercise, "value")
+    return TradeTotals(
+        n_purchases=len(purchases),
+        purchase_shares=total(purchases, "shares"),
+        purchase_value=bought,
+        n_sales=len(sales),
+        sale_shares=total(sales, "shares"),
+        sale_value=sold,
+        plan_sale_value=total(plan, "value"),
+        exercise_sale_value=total(exercise, "value"),
+        discretionary_sale_value=discretionary,
+        net_value=bought - sold,
+        discretionary_net_value=bought - discretionary,
+    )
+
+
+def csv_rows_ticker(page: TickerPage) -> Iterable[list[Any]]:
+    """Header and rows of the purchases and sales tables as shown (same period, same order)."""
+    yield [
+        "side",
+        "trade_date",
+        "insider",
+        "owner_ciks",
+        "roles",
+        "code",
+        "shares",
+        "price",
+        "value",
+        "shares_owned_after",
+        "delta_own",
+        "flags",
+        "filed_et",
+        "accession",
+    ]
+    for r in [*page.purchases, *page.sales]:
+        yield [
+            r.side,
+            r.trade_date,
+            r.insider,
+            " ".join(o.cik for o in r.owners),
+            " ".join(r.roles),
+            r.code,
+            r.shares,
+            r.price,
+            None if r.value is None else r.value.quantize(Decimal("0.01")),
+            r.shares_owned_after,
+            "new" if r.delta_own_new else (None if r.delta_own is None else round(r.delta_own, 6)),
+            " ".join(r.flags),
+            r.known_at.astimezone(EASTERN).strftime("%Y-%m-%d %H:%M") if r.known_at else None,
+            r.accession,
+        ]
+
+
+# --- roster ---------------------------------------------------------------------------------------------
+
+
+def _roster(
+    rows: Sequence[Any],
+    holdings: Sequence[Any],
+    owners: dict[str, list[OwnerOnFiling]],
+    kinds: dict[int, str],
+) -> list[RosterRow]:
+    """Every insider with a filing here: latest roles, last trade, latest direct and indirect holdings."""
+    epoch = datetime.min.replace(tzinfo=UTC)
+    filed_at: dict[str, datetime] = {}
+    for r in rows:
+        filed_at[r.accession] = r.known_at or epoch
+    for h in holdings:
+        filed_at[h.accession] = h.known_at or epoch
+    by_owner: dict[str, list[str]] = defaultdict(list)
+    for accession, filing_owners in owners.items():
+        for o in filing_owners:
+            by_owner[o.cik].append(accession)
+    rows_by_acc: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        rows_by_acc[r.accession].append(r)
+    holds_by_acc: dict[str, list[Any]] = defaultdict(list)
+    for h in holdings:
+        holds_by_acc[h.accession].append(h)
+
+    out = []
+    for cik, accessions in by_owner.items():
+        accessions.sort(key=lambda a: (filed_at.get(a, epoch), a))
+        latest = accessions[-1]
+        me = next(o for o in owners[latest] if o.cik == cik)
+        trades = [r for a in accessions for r in rows_by_acc[a]]
+        stock = [r for r in trades if r.tx_table == "non_derivative" and r.transaction_date] or [
+            r for r in trades if r.transaction_date
+        ]
+        last = max(stock, key=lambda r: (r.transaction_date, r.known_at or epoch, r.doc_index), default=None)
+        direct, indirect, as_of = _holdings(accessions, rows_by_acc, holds_by_acc, filed_at)
+        out.append(
+            RosterRow(
+                owner_cik=cik,
+                name=me.name,
+                roles=_roles([me]),
+                last_trade_date=last.transaction_date if last else None,
+                last_trade_code=last.code if last else None,
+                last_trade_text=codes.describe(last.code) if last else None,
+                last_trade_shares=last.shares if last else None,
+                last_trade_acquired_disposed=last.acquired_disposed if last else None,
+                direct_shares=direct,
+                indirect_shares=indirect,
+                holdings_as_of=as_of,
+                n_purchases=sum(1 for r in trades if kinds.get(r.id) == signals_service.BUY),
+                n_sales=sum(1 for r in trades if kinds.get(r.id) in signals_service.SALE_KINDS),
+                last_filed_at=filed_at.get(latest) if filed_at.get(latest) != epoch else None,
+            )
+        )
+    out.sort(key=lambda r: (roles_service.role_rank(r.roles), -(r.last_trade_date or date.min).toordinal()))
+    return out
+
+
+def _holdings(
+    accessions: Sequence[str],
+    rows_by_acc: dict[str, list[Any]],
+    holds_by_acc: dict[str, list[Any]],
+    filed_at: dict[str, datetime],
+) -> tuple[Decimal | None, Decimal | None, date | None]:
+    """Latest post-transaction amounts per holding chain (direct; each indirect nature), summed."""
+    # Walk filings oldest to newest; a later filing reporting a chain replaces what an earlier one said.
+    chains: dict[tuple[str, str], tuple[Decimal, datetime]] = {}
+    for accession in accessions:
+        amounts: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
+        for h in sorted(holds_by_acc.get(accession, ()), key=lambda h: h.doc_index):
+            if h.shares_owned is not None and h.direct_indirect in ("D", "I"):
+                amounts[_chain(h.direct_indirect, h.nature_of_ownership)][h.security_title or ""] = (
+                    h.shares_owned
+                )
+        for r in sorted(rows_by_acc.get(accession, ()), key=lambda r: r.doc_index):
+            if r.tx_table != "non_derivative" or r.shares_owned_after is None:
+                continue
+            if r.direct_indirect in ("D", "I"):
+                # The last row of each security on the chain holds the position after the filing.
+                amounts[_chain(r.direct_indirect, r.nature_of_ownership)][r.security_title or ""] = (
+                    r.shares_owned_after
+                )
+        for key, by_title in amounts.items():
+            chains[key] = (sum(by_title.values(), Decimal(0)), filed_at.get(accession))  # type: ignore[assignment]
+    if not chains:
+        return None, None, None
+    direct = [v for (di, _), (v, _) in chains.items() if di == "D"]
+    indirect = [v for (di, _), (v, _) in chains.items() if di == "I"]
+    latest = max((t for _, t in chains.values() if t), default=None)
+    return (
+        sum(direct, Decimal(0)) if direct else None,
+        sum(indirect, Decimal(0)) if indirect else None,
+        latest.astimezone(EASTERN).date() if latest and latest.year > 1 else None,
+    )
+
+
+def _chain(direct_indirect: str, nature: str | None) -> tuple[str, str]:
+    return direct_indirect, " ".join((nature or "").lower().split()) if direct_indirect == "I" else ""
+
+
+# --- signals --------------------------------------------------------------------------------------------
+
+
+def _signals(
+    session: Session,
+    issuer: Issuer,
+    facts: Sequence[TradeFact],
+    kinds: dict[int, str],
+    owners: dict[str, list[OwnerOnFiling]],
+    frame: pd.DataFrame,
+    today: date,
+) -> Signals:
+    clusters = repo.issuer_clusters(session, issuer.cik)
+    returns = cluster_pages_repo.returns_of(session, [c.id for c in clusters])
+    cluster_signals = []
+    for c in clusters:
+        rows = cluster_page_service.return_rows(returns.get(c.id, []))
+        cluster_signals.append(
+            ClusterSignal(
+                cluster_id=c.id,
+                first_trade_date=c.first_trade_date,
+                last_trade_date=c.last_trade_date,
+                trigger_at=c.trigger_at,
+                n_buyers=c.n_buyers,
+                total_value=c.total_value,
+                roles=list(c.roles or []),
+                latest_return=cluster_page_service.latest_return(rows),
+                returns=rows,
+            )
+        )
+    names = {o.cik: o.name for filing_owners in owners.values() for o in filing_owners}
+    sell_clusters = [
+        SellClusterSignal(
+            first_trade_date=r.first_trade_date,
+            last_trade_date=r.last_trade_date,
+            trigger_at=r.trigger_at,
+            n_sellers=r.n_buyers,
+            sellers=[" / ".join(names.get(c, c) for c in seller) for seller in r.buyers],
+            total_shares=r.total_shares,
+            total_value=r.total_value,
+        )
+        for r in signals_service.sell_clusters(facts, kinds)
+    ]
+    large = [
+        LargeSaleSignal(
+            accession=s.accession,
+            insider=_names(owners.get(s.accession, [])),
+            owner_ciks=list(s.owner_ciks),
+            roles=_roles(owners.get(s.accession, [])),
+            trade_date=s.trade_date,
+            shares=s.shares,
+            value=s.value,
+            shares_before=s.shares_before,
+            delta_own=round(s.delta_own, 6),
+            direct_indirect=s.direct_indirect,
+            is_10b5_1=s.is_10b5_1,
+        )
+        for s in signals_service.large_sales(facts, kinds)
+    ]
+    closes: list[tuple[date, float]] = []
+    if not frame.empty and any(k == signals_service.BUY for k in kinds.values()):
+        closes = list(zip(frame.index.date, frame["adj_close"].to_numpy().tolist(), strict=True))
+    hits = signals_service.buying_into_weakness(facts, kinds, closes)
+    net = signals_service.net_buying(facts, kinds, today)
+    latest = signals_service.latest_discretionary_date(facts, kinds)
+    return Signals(
+        clusters=cluster_signals,
+        sell_clusters=sell_clusters,
+        large_sales=large,
+        weakness=WeaknessSignal(
+            status=signals_service.weakness_status(hits, today, has_prices=not frame.empty),  # type: ignore[arg-type]
+            hits=[
+                WeaknessHit(
+                    trade_date=h.trade_date,
+                    drop=h.drop,
+                    reference_date=h.reference_date,
+                    n_purchases=h.n_purchases,
+                    value=h.value,
+                )
+                for h in hits
+            ],
+        ),
+        net_buying=_net(net),
+        net_buying_latest=_net(signals_service.net_buying(facts, kinds, latest))
+        if latest is not None and latest <= net.start
+        else None,
+    )
+
+
+def _net(w: signals_service.NetWindow) -> NetBuying:
+    return NetBuying(
+        start=w.start,
+        end=w.end,
+        bought=w.bought,
+        sold=w.sold,
+        net=w.net,
+        n_purchases=w.n_purchases,
+        n_sales=w.n_sales,
+    )
