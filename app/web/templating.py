@@ -78,6 +78,7 @@ FLAG_LABELS = {
         "private?",
         "A footnote suggests a private placement or offering, not the open market",
     ),
+    "exercise_sale": ("exercise", "Sold on the day of an option exercise reported on the same filing"),
 }
 
 
