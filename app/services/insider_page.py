@@ -8,7 +8,7 @@ import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -39,6 +39,7 @@ from app.services.signals import TradeFact
 EASTERN = ZoneInfo("America/New_York")
 TRACK_HORIZONS = {h: performance.HORIZONS[h] for h in ("1m", "3m", "6m")}
 ROUTINE_YEARS = 3
+WINDOW_DAYS = 400  # calendar days of bars read per purchase (6m = 126 sessions, ~183 days)
 PRICE_Q = Decimal("0.0001")
 _CIK = re.compile(r"^\d{1,10}$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -234,17 +235,20 @@ def _track_record(
     """Each purchase filing (per trade date) measured from the first open after it became public."""
     groups: dict[tuple[str, date], list[Any]] = defaultdict(list)
     for r in rows:
-        if kinds.get(r.id) == signals_service.BUY and r.known_at is not None and r.value:
+        if kinds.get(r.id) == signals_service.BUY and r.known_at and r.transaction_date and r.value:
             groups[(r.accession, r.transaction_date)].append(r)
     if not groups:
         return []
+    # Read only the span the purchases' horizons can reach, once per ticker.
+    first = min(day for _, day in groups) - timedelta(days=7)
+    last = max(day for _, day in groups) + timedelta(days=WINDOW_DAYS)
     frames: dict[str, pd.DataFrame] = {}
 
     def frame(ticker: str | None) -> pd.DataFrame:
         if ticker is None:
             return pd.DataFrame()
         if ticker not in frames:
-            frames[ticker] = prices_repo.series_frame(session, ticker)
+            frames[ticker] = prices_repo.series_frame(session, ticker, start=first, end=last)
         return frames[ticker]
 
     spy = frame(prices_service.BENCHMARK)
@@ -300,6 +304,8 @@ def _horizons(
             )
             for h in TRACK_HORIZONS
         ]
+    # Only the bars a 6-month horizon can reach: the measure re-reads whatever frame it is given.
+    stock, spy = _window(stock, trade_date), _window(spy, trade_date)
     # The public's entry: the open of the first session after the filing became known (DESIGN §2).
     public = performance.cluster_returns(known_at, stock, spy, as_of=today, horizons=TRACK_HORIZONS)
     # The insider's own return from the trade date's close: shown apart, not achievable by a follower.
@@ -321,6 +327,14 @@ def _horizons(
         )
         for r in public
     ]
+
+
+def _window(frame: pd.DataFrame, start: date) -> pd.DataFrame:
+    # 126 sessions fit in WINDOW_DAYS calendar days with room for a late filing and holidays.
+    index = frame.index
+    lo = int(index.searchsorted(pd.Timestamp(start - timedelta(days=7))))
+    hi = int(index.searchsorted(pd.Timestamp(start + timedelta(days=WINDOW_DAYS)), side="right"))
+    return frame.iloc[lo:hi]
 
 
 def _summary(track: Sequence[TrackRow]) -> list[TrackSummary]:
