@@ -124,6 +124,14 @@ def _bars(frame: pd.DataFrame, as_of: date) -> _Bars:
     return _Bars(dates=dates, adj_open=adj_open, adj_close=adj)
 
 
+Bars = _Bars
+
+
+def prepare_bars(frame: pd.DataFrame, as_of: date) -> _Bars:
+    """Cut a price frame at as_of and build its adjusted arrays once (reuse for many clusters of a ticker)."""
+    return _bars(frame, as_of)
+
+
 def _ratio(end: float, start: float) -> float | None:
     if not (math.isfinite(end) and math.isfinite(start)) or start <= 0:
         return None
@@ -235,6 +243,16 @@ def _measure(
     return out
 
 
+def _as_bars(prices: pd.DataFrame | _Bars, as_of: date) -> _Bars:
+    if isinstance(prices, _Bars):
+        # NO LOOK-AHEAD holds for prepared bars too: nothing after as_of is visible.
+        keep = int(np.searchsorted(prices.dates, np.datetime64(as_of, "D"), side="right"))
+        if keep == prices.n:
+            return prices
+        return _Bars(prices.dates[:keep], prices.adj_open[:keep], prices.adj_close[:keep])
+    return _bars(prices, as_of)
+
+
 def _check_aware(ts: datetime) -> None:
     if ts.tzinfo is None or ts.utcoffset() is None:
         raise ValueError("trigger_at_utc must be timezone-aware")
@@ -242,18 +260,19 @@ def _check_aware(ts: datetime) -> None:
 
 def cluster_returns(
     trigger_at_utc: datetime,
-    stock_prices: pd.DataFrame,
-    spy_prices: pd.DataFrame,
+    stock_prices: pd.DataFrame | _Bars,
+    spy_prices: pd.DataFrame | _Bars,
     *,
     as_of: date,
     horizons: Mapping[str, int] = HORIZONS,
 ) -> list[HorizonResult]:
     """Measure a cluster from the first regular open after its trigger, per horizon, against SPY."""
+    # Frames or prepare_bars() results (cut at the same as_of): prepared bars skip the per-call rebuild.
     _check_aware(trigger_at_utc)
     entry_session = mc.next_session_open_after(trigger_at_utc)
     return _measure(
-        _bars(stock_prices, as_of),
-        _bars(spy_prices, as_of),
+        _as_bars(stock_prices, as_of),
+        _as_bars(spy_prices, as_of),
         entry_session=entry_session,
         entry_at_open=True,
         as_of=as_of,
@@ -263,8 +282,8 @@ def cluster_returns(
 
 def insider_returns(
     last_trade_date: date,
-    stock_prices: pd.DataFrame,
-    spy_prices: pd.DataFrame,
+    stock_prices: pd.DataFrame | _Bars,
+    spy_prices: pd.DataFrame | _Bars,
     *,
     as_of: date,
     horizons: Mapping[str, int] = HORIZONS,
@@ -272,8 +291,8 @@ def insider_returns(
     """Measure from the adjusted close of the last trade date: the insider's return, not achievable."""
     # evidence §2.2: informational only; the public learns of the trade at the filing, later.
     return _measure(
-        _bars(stock_prices, as_of),
-        _bars(spy_prices, as_of),
+        _as_bars(stock_prices, as_of),
+        _as_bars(spy_prices, as_of),
         entry_session=last_trade_date,
         entry_at_open=False,
         as_of=as_of,
@@ -346,8 +365,8 @@ def _held_returns(bars: _Bars, first: int, last: int, days: np.ndarray) -> np.nd
 
 def calendar_time_portfolio(
     results_df: pd.DataFrame,
-    stock_prices: Mapping[str, pd.DataFrame],
-    spy_prices: pd.DataFrame,
+    stock_prices: Mapping[str, pd.DataFrame | _Bars],
+    spy_prices: pd.DataFrame | _Bars,
     *,
     holding_days: int = 21,
     as_of: date | None = None,
@@ -361,7 +380,7 @@ def calendar_time_portfolio(
     #   (rebalanced daily); the benchmark mirrors every holding with SPY over the same days;
     # - days without holdings earn 0 (cash); *_cum columns compound the daily returns.
     as_of = as_of or date.max
-    spy = _bars(spy_prices, as_of)
+    spy = _as_bars(spy_prices, as_of)
     entries = results_df.dropna(subset=["entry_date"]).drop_duplicates(subset=["cluster_id"])
     holdings: list[tuple[_Bars, int, int]] = []
     bars_by_ticker: dict[str, _Bars] = {}
@@ -369,7 +388,7 @@ def calendar_time_portfolio(
         if ticker not in stock_prices:
             continue
         if ticker not in bars_by_ticker:
-            bars_by_ticker[ticker] = _bars(stock_prices[ticker], as_of)
+            bars_by_ticker[ticker] = _as_bars(stock_prices[ticker], as_of)
         bars = bars_by_ticker[ticker]
         first = bars.find(entry_date)
         if first is not None and math.isfinite(bars.adj_open[first]):
