@@ -3,6 +3,7 @@ the performance page, and the precomputed page snapshots (kept as named JSON che
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -94,6 +95,8 @@ def bar_windows(
         else:
             spans.append([start, end])
     terms = [(t, s, e) for t, spans in merged.items() for s, e in spans]
+    if session.get_bind().dialect.name == "postgresql":
+        return _bar_windows_copy(session, terms)
     parts: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     cols = (cast(PriceBar.open, Float), cast(PriceBar.close, Float), cast(PriceBar.adj_close, Float))
     for i in range(0, len(terms), chunk):
@@ -120,11 +123,58 @@ def bar_windows(
     return out
 
 
+def _bar_windows_copy(session: Session, terms: list[tuple[str, date, date]]) -> dict[str, pd.DataFrame]:
+    """PostgreSQL: stream the windows with COPY (one statement, text rows parsed by pandas)."""
+    # Reading millions of bars row by row through the driver dominates a full recompute; COPY + pandas
+    # parses them ~10x faster. The windows are joined as arrays, so the statement stays one size.
+    if not terms:
+        return {}
+    sql = (
+        "COPY (SELECT p.ticker, p.bar_date, p.open::float8, p.close::float8, p.adj_close::float8 "
+        "FROM price_bar p JOIN unnest(%s::text[], %s::date[], %s::date[]) AS w(t, s, e) "
+        "ON p.ticker = w.t AND p.bar_date BETWEEN w.s AND w.e) TO STDOUT"
+    )
+    tickers, starts, ends = (list(x) for x in zip(*terms, strict=True))
+    buffer = io.BytesIO()
+    raw = session.connection().connection.dbapi_connection
+    with raw.cursor() as cur, cur.copy(sql, (tickers, starts, ends)) as copy:  # type: ignore[union-attr]
+        while data := copy.read():
+            buffer.write(data)
+    buffer.seek(0)
+    frame = pd.read_csv(
+        buffer,
+        sep="\t",
+        header=None,
+        names=["ticker", "date", "open", "close", "adj_close"],
+        na_values=["\\N"],
+        keep_default_na=False,
+        dtype={"ticker": str, "open": "float64", "close": "float64", "adj_close": "float64"},
+    )
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    frame = frame.sort_values(["ticker", "date"], kind="stable")
+    # Split by ticker with numpy: a pandas groupby builds far slower per-group frames.
+    tickers_col = frame["ticker"].to_numpy()
+    bounds = np.flatnonzero(tickers_col[1:] != tickers_col[:-1]) + 1
+    starts_at = np.concatenate(([0], bounds))
+    ends_at = np.concatenate((bounds, [len(frame)]))
+    days = frame["date"].to_numpy()
+    cols = {c: frame[c].to_numpy() for c in ("open", "close", "adj_close")}
+    return {
+        str(tickers_col[a]): pd.DataFrame(
+            {c: v[a:b] for c, v in cols.items()}, index=pd.DatetimeIndex(days[a:b], name="date")
+        )
+        for a, b in zip(starts_at, ends_at, strict=True)
+        if b > a
+    }
+
+
 def replace_returns(session: Session, cluster_ids: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
     """Make `rows` the stored returns of these clusters (others untouched)."""
     delete_returns(session, cluster_ids)
-    for i in range(0, len(rows), 2000):
-        session.execute(_insert(session, ClusterReturn), list(rows[i : i + 2000]))
+    # Core executemany on the table (not the ORM bulk path): several times faster for 10^4-10^5 rows.
+    table = ClusterReturn.__table__
+    for i in range(0, len(rows), 5000):
+        session.execute(table.insert(), list(rows[i : i + 5000]))
 
 
 def delete_returns(session: Session, cluster_ids: Sequence[str]) -> None:
@@ -238,7 +288,7 @@ def unmeasured_clusters(
     value_min: float | None = None,
     value_max: float | None = None,
 ) -> list[Any]:
-    """Clusters of the selection without stored returns: (id, ticker, roles, flags, has_bars)."""
+    """Clusters of the selection without stored returns: id, ticker, roles, flags, total_value, has_bars."""
     has_bars = select(PriceBar.ticker).where(PriceBar.ticker == _ticker()).limit(1).exists()
     stmt = (
         select(
@@ -246,6 +296,7 @@ def unmeasured_clusters(
             _ticker().label("ticker"),
             Cluster.roles,
             Cluster.flags,
+            cast(Cluster.total_value, Float).label("total_value"),
             has_bars.label("has_bars"),
         )
         .join(Issuer, Issuer.cik == Cluster.issuer_cik)

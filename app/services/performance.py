@@ -232,7 +232,7 @@ def _window(item: _Item, as_of: date) -> tuple[date, date]:
 
 
 def _measure(
-    item: _Item, stock: pd.DataFrame, spy: pd.DataFrame, as_of: date
+    item: _Item, stock: pf.Bars | pd.DataFrame, spy: pf.Bars, as_of: date
 ) -> tuple[list[pf.HorizonResult], list[pf.HorizonResult]]:
     trade = pf.cluster_returns(item.trigger_at, stock, spy, as_of=as_of)
     insider = pf.insider_returns(item.last_trade_date, stock, spy, as_of=as_of)
@@ -265,23 +265,25 @@ def _insider_entry(results: Sequence[pf.HorizonResult]) -> list[list[Any]]:
 
 
 def _measure_batch(
-    session: Session, items: Sequence[_Item], spy: pd.DataFrame, as_of: date
+    session: Session, items: Sequence[_Item], spy: pf.Bars, as_of: date
 ) -> dict[str, tuple[list[pf.HorizonResult], list[pf.HorizonResult]]]:
     """Measure items (all with tickers), loading only the bars their windows need."""
     windows = {i.cluster_id: _window(i, as_of) for i in items}
-    bars = perf_repo.bar_windows(session, [(i.ticker or "", *windows[i.cluster_id]) for i in items])
+    frames = perf_repo.bar_windows(session, [(i.ticker or "", *windows[i.cluster_id]) for i in items])
+    # One prepared series per ticker serves all its clusters (the adjusted arrays are built once).
+    bars = {t: pf.prepare_bars(f, as_of) for t, f in frames.items()}
     last_bars = prices_repo.last_bar_dates(session, {i.ticker for i in items if i.ticker})
     out = {}
     for item in items:
         # No bar near the cluster's dates: measured on no bars, so it is counted as no_entry.
         stock = bars.get(item.ticker or "", _NO_BARS)
-        start, end = windows[item.cluster_id]
-        result = _measure(item, stock, spy.loc[pd.Timestamp(start) : pd.Timestamp(end)], as_of)
+        result = _measure(item, stock, spy, as_of)
+        end = windows[item.cluster_id][1]
         last = last_bars.get(item.ticker or "")
         cut = any(r.status in ("ended_early", "open") for r in result[0] + result[1])
         if cut and end < as_of and last is not None and last > end:
             # A gap of many sessions pushed the exit past the window: measure on the whole series.
-            full = prices_repo.series_frame(session, item.ticker or "", start=start, end=as_of)
+            full = prices_repo.series_frame(session, item.ticker or "", start=windows[item.cluster_id][0])
             result = _measure(item, full, spy, as_of)
         out[item.cluster_id] = result
     return out
@@ -326,7 +328,7 @@ def refresh(
             measurable.append(item)
     perf_repo.delete_returns(session, unmeasured)
 
-    spy = prices_repo.series_frame(session, BENCHMARK, end=as_of)
+    spy = pf.prepare_bars(prices_repo.series_frame(session, BENCHMARK, end=as_of), as_of)
     insider_snapshot = None if full else perf_repo.get_snapshot(session, INSIDER_SNAPSHOT)
     insider: dict[str, Any] = dict((insider_snapshot or {}).get("clusters", {}))
     for cid in unmeasured:
@@ -423,7 +425,7 @@ class _Slice:
     frame: pd.DataFrame  # perf_repo.SLICE_COLUMNS plus role_mix, buyers, value_bucket, plan
     insider: pd.DataFrame | None  # horizon, status, stock_return, excess, trigger_at, cluster_id
     coverage: Coverage
-    bars: dict[str, pd.DataFrame] | None = None  # on-the-fly rule: bars already loaded
+    bars: dict[str, pf.Bars] | None = None  # on-the-fly rule: prepared bars already loaded
     note: str | None = None
 
 
@@ -471,30 +473,61 @@ def _insider_frame(frame: pd.DataFrame, snapshot: dict[str, Any] | None) -> pd.D
     )
 
 
-def _materialized_slice(session: Session, filters: PerformanceFilters) -> _Slice:
+@dataclass
+class _Loaded:
+    """The stored returns of a trigger-date range, before role and value filters."""
+
+    frame: pd.DataFrame
+    unmeasured: list[tuple[str | None, str, str, bool]]  # (ticker, role mix, value bucket, has bars)
+    snapshot: dict[str, Any] | None
+    as_of: date | None
+
+
+def _load_materialized(session: Session, filters: PerformanceFilters) -> _Loaded:
     bounds = _bounds(filters)
     rows = perf_repo.slice_rows(session, rule=DEFAULT_RULE, **bounds)
-    frame = pd.DataFrame(rows, columns=list(perf_repo.SLICE_COLUMNS)) if rows else _empty_frame()
-    frame = _classify(frame) if len(frame) else _empty_frame()
-    unmeasured = perf_repo.unmeasured_clusters(session, rule=DEFAULT_RULE, **bounds)
-    if filters.role is not RoleMix.any:
-        frame = frame[frame["role_mix"] == filters.role.value]
-        unmeasured = [u for u in unmeasured if role_mix(u.roles or [], u.flags or []) == filters.role.value]
+    frame = _classify(pd.DataFrame(rows, columns=list(perf_repo.SLICE_COLUMNS))) if rows else _empty_frame()
+    unmeasured = [
+        (
+            _clean_ticker(u.ticker),
+            role_mix(u.roles or [], u.flags or []),
+            value_bucket(u.total_value),
+            u.has_bars,
+        )
+        for u in perf_repo.unmeasured_clusters(session, rule=DEFAULT_RULE, **bounds)
+    ]
     snapshot = perf_repo.get_snapshot(session, INSIDER_SNAPSHOT)
     as_of = date.fromisoformat(snapshot["as_of"]) if snapshot else _as_of(session, None)
-    no_ticker = sum(1 for u in unmeasured if _clean_ticker(u.ticker) is None)
-    no_prices = sum(1 for u in unmeasured if _clean_ticker(u.ticker) is not None and not u.has_bars)
+    return _Loaded(frame, unmeasured, snapshot, as_of)
+
+
+def _narrow(loaded: _Loaded, filters: PerformanceFilters) -> _Slice:
+    """Apply the role and value filters to loaded returns (pandas, so variants share one query)."""
+    frame, unmeasured = loaded.frame, loaded.unmeasured
+    if filters.role is not RoleMix.any:
+        frame = frame[frame["role_mix"] == filters.role.value]
+        unmeasured = [u for u in unmeasured if u[1] == filters.role.value]
+    if filters.value is not ValueBucket.any:
+        frame = frame[frame["value_bucket"] == filters.value.value]
+        unmeasured = [u for u in unmeasured if u[2] == filters.value.value]
+    no_ticker = sum(1 for u in unmeasured if u[0] is None)
+    no_prices = sum(1 for u in unmeasured if u[0] is not None and not u[3])
     n_measured = int(frame["cluster_id"].nunique())
+    snapshot = loaded.snapshot
     coverage = Coverage(
         clusters=n_measured + len(unmeasured),
         with_returns=n_measured,
         no_ticker=no_ticker,
         no_prices=no_prices,
         pending=len(unmeasured) - no_ticker - no_prices,
-        as_of=as_of,
+        as_of=loaded.as_of,
         computed_at=datetime.fromisoformat(snapshot["computed_at"]) if snapshot else None,
     )
     return _Slice(frame=frame, insider=_insider_frame(frame, snapshot), coverage=coverage)
+
+
+def _materialized_slice(session: Session, filters: PerformanceFilters) -> _Slice:
+    return _narrow(_load_materialized(session, filters), filters)
 
 
 def _custom_roles_flags(
@@ -550,16 +583,17 @@ def _custom_slice(session: Session, filters: PerformanceFilters) -> _Slice:
         items.append(_Item(r.cluster_id, ticker, r.trigger_at, r.last_trade_date))
         meta[r.cluster_id] = (r, ticker, name, sector)
     rows, insider_rows, measured = [], [], set()
-    bars: dict[str, pd.DataFrame] = {}
+    bars: dict[str, pf.Bars] = {}
     if as_of is not None and items:
-        spy = prices_repo.series_frame(session, BENCHMARK, end=as_of)
+        spy_bars = pf.prepare_bars(prices_repo.series_frame(session, BENCHMARK, end=as_of), as_of)
         windows = [(i.ticker or "", *_window(i, as_of)) for i in items]
-        bars = perf_repo.bar_windows(session, windows)
+        frames = perf_repo.bar_windows(session, windows)
+        bars = {t: pf.prepare_bars(f, as_of) for t, f in frames.items()}
         for item in items:
             stock = bars.get(item.ticker or "")
-            if stock is None or stock.empty:
+            if stock is None or stock.n == 0:
                 continue
-            trade, ins = _measure(item, stock, spy, as_of)
+            trade, ins = _measure(item, stock, spy_bars, as_of)
             r, ticker, name, sector = meta[item.cluster_id]
             roles, flags = roles_flags.get(r.cluster_id, ([], []))
             base = [item.cluster_id, ticker, name, sector, r.trigger_at, r.first_trade_date]
@@ -704,8 +738,27 @@ def _histograms(frame: pd.DataFrame) -> list[Histogram]:
     return out
 
 
+def _portfolio_bars(session: Session, frame: pd.DataFrame, as_of: date) -> tuple[dict[str, pf.Bars], pf.Bars]:
+    """Prepared bars covering each cluster's holding window (entry to the 1m exit, or as_of), and SPY's."""
+    entries = frame[(frame["horizon"] == "1m") & frame["entry_date"].notna()]
+    windows = [
+        (t, e, x if isinstance(x, date) and s != "open" else as_of)
+        for t, e, x, s in zip(
+            entries["ticker"], entries["entry_date"], entries["exit_date"], entries["status"], strict=True
+        )
+    ]
+    frames = perf_repo.bar_windows(session, windows)
+    start = entries["entry_date"].min() if len(entries) else as_of
+    spy = prices_repo.series_frame(session, BENCHMARK, start=start, end=as_of)
+    return {t: pf.prepare_bars(f, as_of) for t, f in frames.items()}, pf.prepare_bars(spy, as_of)
+
+
 def _portfolio(
-    session: Session, frame: pd.DataFrame, as_of: date | None, bars: dict[str, pd.DataFrame] | None
+    session: Session,
+    frame: pd.DataFrame,
+    as_of: date | None,
+    bars: dict[str, Any] | None,
+    spy: pf.Bars | None = None,
 ) -> Portfolio:
     """Equal-weight calendar-time portfolio of clusters held HOLDING_DAYS sessions from entry, vs SPY."""
     base = Portfolio(holding_days=HOLDING_DAYS, n_clusters=0)
@@ -717,15 +770,8 @@ def _portfolio(
     if len(entries) > PORTFOLIO_MAX_CLUSTERS:
         base.note = f"{len(entries)} clusters: narrow the filters to {PORTFOLIO_MAX_CLUSTERS} or fewer."
         return base
-    if bars is None:
-        windows = [
-            (t, e, x if isinstance(x, date) and s == "done" else as_of)
-            for t, e, x, s in zip(
-                entries["ticker"], entries["entry_date"], entries["exit_date"], entries["status"], strict=True
-            )
-        ]
-        bars = perf_repo.bar_windows(session, windows)
-    spy = prices_repo.series_frame(session, BENCHMARK, start=entries["entry_date"].min(), end=as_of)
+    if bars is None or spy is None:
+        bars, spy = _portfolio_bars(session, entries, as_of)
     daily = pf.calendar_time_portfolio(
         entries[["cluster_id", "ticker", "entry_date"]], bars, spy, holding_days=HOLDING_DAYS, as_of=as_of
     )
@@ -746,7 +792,14 @@ def _portfolio(
     )
 
 
-def _view(session: Session, data: _Slice, seed: int, horizons: Sequence[str]) -> PerformanceView:
+def _view(
+    session: Session,
+    data: _Slice,
+    seed: int,
+    horizons: Sequence[str],
+    *,
+    spy: pf.Bars | None = None,
+) -> PerformanceView:
     """Compute a view; breakdown cells only for `horizons` (each cell is a bootstrap, and they add up)."""
     insider_ok = data.insider is not None
     insider = data.insider if data.insider is not None else pd.DataFrame()
@@ -756,7 +809,7 @@ def _view(session: Session, data: _Slice, seed: int, horizons: Sequence[str]) ->
         insider_available=insider_ok,
         breakdowns=_breakdowns(data.frame, seed, horizons),
         histograms=_histograms(data.frame),
-        portfolio=_portfolio(session, data.frame, data.coverage.as_of, data.bars),
+        portfolio=_portfolio(session, data.frame, data.coverage.as_of, data.bars, spy),
         coverage=data.coverage,
     )
 
@@ -777,11 +830,15 @@ def _snapshot_key(filters: PerformanceFilters) -> str | None:
 def _store_view_snapshots(session: Session, *, as_of: date, now: datetime) -> None:
     """Precompute the common views so the page renders from one stored document (DESIGN §5: p95 < 100 ms)."""
     version = list(perf_repo.returns_version(session))
+    loaded = _load_materialized(session, PerformanceFilters())
+    bars, spy = _portfolio_bars(session, loaded.frame, as_of) if len(loaded.frame) else ({}, None)
     variants = [PerformanceFilters()]
     variants += [PerformanceFilters(role=r) for r in RoleMix if r is not RoleMix.any]
     variants += [PerformanceFilters(value=v) for v in ValueBucket if v is not ValueBucket.any]
     for filters in variants:
-        view = _view(session, _materialized_slice(session, filters), DEFAULT_SEED, tuple(HORIZONS))
+        data = _narrow(loaded, filters)
+        data.bars = bars
+        view = _view(session, data, DEFAULT_SEED, tuple(HORIZONS), spy=spy)
         key = _snapshot_key(filters)
         assert key is not None
         value = {"version": version, "as_of": as_of.isoformat(), "view": view.model_dump(mode="json")}
