@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.db import session_scope
 from app.errors import EdgarBlockedError, EdgarFetchError, EdgarNotFound
@@ -176,8 +177,16 @@ def refresh_clusters_for(engine: Engine, issuer_ciks: Iterable[str]) -> int:
     ciks = sorted(set(issuer_ciks))
     if not ciks:
         return 0
-    with session_scope(engine, write=True) as session:
-        return clustering_service.refresh_issuers(session, ciks)
+    for attempt in range(3):
+        try:
+            with session_scope(engine, write=True) as session:
+                return clustering_service.refresh_issuers(session, ciks)
+        except (IntegrityError, OperationalError):
+            # Another process refreshed the same issuer at the same moment (e.g. a CLI backfill next
+            # to the scheduler); a retry recomputes from what both committed.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def refresh_clusters_of_accessions(engine: Engine, accessions: Iterable[str]) -> int:
