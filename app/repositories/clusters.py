@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -118,6 +118,22 @@ def member_facts(session: Session, transaction_ids: Sequence[int]) -> dict[int, 
         texts = tuple(notes[(tx.accession, fid)] for fid in ids if (tx.accession, fid) in notes)
         out[tx.id] = MemberFacts(bool(is_amendment), tx.is_10b5_1, tx.timeliness, tx.price_source, texts)
     return out
+
+
+# Namespace of the PostgreSQL advisory locks that serialize cluster refreshes per issuer.
+CLUSTER_LOCK_CLASS = 4_804_001
+
+
+def lock_issuers(session: Session, issuer_ciks: Sequence[str]) -> None:
+    """Serialize concurrent refreshes of the same issuers until the transaction ends.
+
+    PostgreSQL: transaction-scoped advisory locks, taken in CIK order so two writers cannot deadlock.
+    SQLite: writers already hold the database lock (BEGIN IMMEDIATE), so nothing to do.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for cik in sorted(set(issuer_ciks)):
+        session.execute(select(func.pg_advisory_xact_lock(CLUSTER_LOCK_CLASS, int(cik) % 2_147_483_647)))
 
 
 def cluster_ids_for_issuers(session: Session, issuer_ciks: Sequence[str]) -> set[str]:

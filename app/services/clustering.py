@@ -161,6 +161,8 @@ def refresh_issuers(session: Session, issuer_ciks: Iterable[str], *, now: dateti
     total = 0
     for start in range(0, len(ciks), 200):
         batch = ciks[start : start + 200]
+        # Lock before reading: a concurrent ingest refreshing the same issuer waits, then sees our rows.
+        clusters_repo.lock_issuers(session, batch)
         results = find_clusters(purchase_records(session, issuer_ciks=batch), n=DEFAULT_N, w=DEFAULT_W)
         _store(session, batch, results, now=now)
         total += len(results)
