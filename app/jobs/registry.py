@@ -105,5 +105,20 @@ JOBS: dict[str, JobSpec] = {
             "Refresh SIC sector, exchange and 8-K events of issuers with recent purchases (daily).",
             misfire_grace_s=6 * 3600,
         ),
+        JobSpec(
+            "prices.refresh",
+            tasks.refresh_prices,
+            # 22:30 UTC = 17:30 EST / 18:30 EDT: after the close and after the data source settles.
+            _utc_cron(day_of_week="mon-fri", hour=22, minute=30),
+            "Fetch daily bars for tickers with purchases in the last year, plus SPY (after the close).",
+            misfire_grace_s=6 * 3600,
+        ),
+        JobSpec(
+            "performance.refresh",
+            tasks.refresh_performance,
+            _utc_cron(day_of_week="mon-fri", hour=23, minute=30),  # an hour after prices.refresh
+            "Measure new and open clusters against SPY and refresh the market buy/sell snapshot.",
+            misfire_grace_s=6 * 3600,
+        ),
     )
 }

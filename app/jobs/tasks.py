@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from app.config import Settings
+from app.db import session_scope
 from app.ingest import backfill, live, reference_sync
 from app.ingest.sec_client import EdgarClient
 
@@ -43,3 +44,28 @@ def refresh_issuers(ctx: JobContext) -> dict[str, Any]:
     """Refresh SIC/sector/exchange and 8-K events of issuers with recent eligible purchases."""
     with EdgarClient(ctx.settings) as client:
         return reference_sync.refresh_issuers(client, ctx.engine).as_stats()
+
+
+def refresh_prices(ctx: JobContext) -> dict[str, Any]:
+    """Fetch the day's bars for tickers in view plus SPY (whole series again after a split/dividend)."""
+    from app.services import prices as prices_service
+
+    with session_scope(ctx.engine, write=True) as session:
+        summary = prices_service.refresh_for_scheduler(session)
+    return {"tickers": summary.counts(), "stopped": summary.stopped}
+
+
+def refresh_performance(ctx: JobContext) -> dict[str, Any]:
+    """Measure new and still-open clusters against SPY from the refreshed prices; update market pulse."""
+    from app.services import performance as performance_service
+
+    with session_scope(ctx.engine, write=True) as session:
+        report = performance_service.refresh_for_scheduler(session)
+    return {
+        "as_of": str(report.as_of),
+        "computed": report.computed,
+        "unchanged": report.unchanged,
+        "no_ticker": report.no_ticker,
+        "no_prices": report.no_prices,
+        "error": report.error,
+    }
