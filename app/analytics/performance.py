@@ -107,12 +107,20 @@ def _bars(frame: pd.DataFrame, as_of: date) -> _Bars:
     missing = [c for c in ("open", "close", "adj_close") if c not in frame.columns]
     if missing:
         raise ValueError(f"price frame is missing columns: {', '.join(missing)}")
+    op, close, adj = (frame[c].to_numpy(dtype="float64") for c in ("open", "close", "adj_close"))
+    return bars_from_arrays(_day_array(frame.index), op, close, adj, as_of)
+
+
+def bars_from_arrays(
+    days: np.ndarray, op: np.ndarray, close: np.ndarray, adj: np.ndarray, as_of: date
+) -> _Bars:
+    """Build prepared bars from aligned arrays (dates as datetime64[D]; open, close, adj_close floats)."""
     # NO LOOK-AHEAD: everything dated after as_of is cut before a single price is read.
-    days = _day_array(frame.index)
+    days = np.asarray(days).astype("datetime64[D]")
     keep = np.flatnonzero(days <= np.datetime64(as_of, "D"))
     keep = keep[np.argsort(days[keep], kind="stable")]
     dates = days[keep]
-    op, close, adj = (frame[c].to_numpy(dtype="float64")[keep] for c in ("open", "close", "adj_close"))
+    op, close, adj = (np.asarray(x, dtype="float64")[keep] for x in (op, close, adj))
     # A bar needs a positive close and adjusted close to exist at all; duplicates keep the last row.
     ok = np.isfinite(close) & (close > 0) & np.isfinite(adj) & (adj > 0)
     if len(dates) > 1:
