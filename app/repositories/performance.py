@@ -7,7 +7,7 @@ import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -83,10 +83,19 @@ def done_rows_with_bars(session: Session, benchmark: str) -> list[Any]:
     return list(session.execute(stmt))
 
 
+class BarArrays(NamedTuple):
+    """A ticker's bars as aligned arrays: dates (datetime64[D]) and float open, close, adj_close."""
+
+    dates: np.ndarray
+    open: np.ndarray
+    close: np.ndarray
+    adj_close: np.ndarray
+
+
 def bar_windows(
     session: Session, windows: Iterable[tuple[str, date, date]], *, chunk: int = 150
-) -> dict[str, pd.DataFrame]:
-    """Bars (open, close, adj_close as floats) of each ticker inside its [start, end] windows."""
+) -> dict[str, BarArrays]:
+    """Bars of each ticker inside its [start, end] windows, oldest first, as arrays."""
     merged: dict[str, list[list[date]]] = defaultdict(list)
     for ticker, start, end in sorted(windows):
         spans = merged[ticker]
@@ -108,22 +117,20 @@ def bar_windows(
         )
         for row in session.execute(select(PriceBar.ticker, PriceBar.bar_date, *cols).where(cond)):
             parts[row[0]].append(row[1:])
-    out: dict[str, pd.DataFrame] = {}
+    out: dict[str, BarArrays] = {}
     for ticker, rows in parts.items():
         rows.sort(key=lambda r: r[0])
         days, op, close, adj = zip(*rows, strict=True)
-        out[ticker] = pd.DataFrame(
-            {
-                "open": np.asarray(op, dtype="float64"),
-                "close": np.asarray(close, dtype="float64"),
-                "adj_close": np.asarray(adj, dtype="float64"),
-            },
-            index=pd.DatetimeIndex(days, name="date").astype("datetime64[ns]"),
+        out[ticker] = BarArrays(
+            np.array(days, dtype="datetime64[D]"),
+            np.asarray(op, dtype="float64"),
+            np.asarray(close, dtype="float64"),
+            np.asarray(adj, dtype="float64"),
         )
     return out
 
 
-def _bar_windows_copy(session: Session, terms: list[tuple[str, date, date]]) -> dict[str, pd.DataFrame]:
+def _bar_windows_copy(session: Session, terms: list[tuple[str, date, date]]) -> dict[str, BarArrays]:
     """PostgreSQL: stream the windows with COPY (one statement, text rows parsed by pandas)."""
     # Reading millions of bars row by row through the driver dominates a full recompute; COPY + pandas
     # parses them ~10x faster. The windows are joined as arrays, so the statement stays one size.
@@ -149,20 +156,18 @@ def _bar_windows_copy(session: Session, terms: list[tuple[str, date, date]]) -> 
         na_values=["\\N"],
         keep_default_na=False,
         dtype={"ticker": str, "open": "float64", "close": "float64", "adj_close": "float64"},
+        parse_dates=["date"],
     )
-    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     frame = frame.sort_values(["ticker", "date"], kind="stable")
     # Split by ticker with numpy: a pandas groupby builds far slower per-group frames.
     tickers_col = frame["ticker"].to_numpy()
     bounds = np.flatnonzero(tickers_col[1:] != tickers_col[:-1]) + 1
-    starts_at = np.concatenate(([0], bounds))
-    ends_at = np.concatenate((bounds, [len(frame)]))
-    days = frame["date"].to_numpy()
-    cols = {c: frame[c].to_numpy() for c in ("open", "close", "adj_close")}
+    starts_at = np.concatenate(([0], bounds)).astype(int)
+    ends_at = np.concatenate((bounds, [len(frame)])).astype(int)
+    days = frame["date"].to_numpy(dtype="datetime64[D]")
+    op, close, adj = (frame[c].to_numpy(dtype="float64") for c in ("open", "close", "adj_close"))
     return {
-        str(tickers_col[a]): pd.DataFrame(
-            {c: v[a:b] for c, v in cols.items()}, index=pd.DatetimeIndex(days[a:b], name="date")
-        )
+        str(tickers_col[a]): BarArrays(days[a:b], op[a:b], close[a:b], adj[a:b])
         for a, b in zip(starts_at, ends_at, strict=True)
         if b > a
     }

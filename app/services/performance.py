@@ -48,6 +48,7 @@ log = logging.getLogger("clusterbuy.performance")
 DEFAULT_RULE = (DEFAULT_N, DEFAULT_W)
 HORIZONS = pf.HORIZONS
 DEFAULT_SEED = PerformanceFilters().seed
+DEFAULT_H = PerformanceFilters().h
 # evidence §2.5: 10,000 month-block draws for the headline; breakdown cells use fewer to stay fast.
 N_BOOT = 10_000
 N_BOOT_GROUP = 2_000
@@ -58,9 +59,10 @@ TICKER_BATCH = 200
 VIEW_SNAPSHOT = "performance.view"
 INSIDER_SNAPSHOT = "performance.insider"
 HIST_EDGES = [round(-0.5 + 0.05 * i, 2) for i in range(21)]  # -50% .. +50% in 5-point bins
-# Bars loaded per cluster: from shortly before the last trade date to ~315 sessions after the trigger.
+# Bars loaded per cluster: from shortly before the last trade date to ~275 sessions after the trigger
+# (a longer gap falls back to the whole series).
 WINDOW_BEFORE = timedelta(days=10)
-WINDOW_AFTER = timedelta(days=460)
+WINDOW_AFTER = timedelta(days=400)
 MARKET_CAP_NOTE = (
     "No market-cap bucket: the database holds no shares-outstanding or market-cap data, so the "
     "size split of evidence §2.5 cannot be made yet."
@@ -271,7 +273,7 @@ def _measure_batch(
     windows = {i.cluster_id: _window(i, as_of) for i in items}
     frames = perf_repo.bar_windows(session, [(i.ticker or "", *windows[i.cluster_id]) for i in items])
     # One prepared series per ticker serves all its clusters (the adjusted arrays are built once).
-    bars = {t: pf.prepare_bars(f, as_of) for t, f in frames.items()}
+    bars = {t: pf.bars_from_arrays(*f, as_of) for t, f in frames.items()}
     last_bars = prices_repo.last_bar_dates(session, {i.ticker for i in items if i.ticker})
     out = {}
     for item in items:
@@ -588,7 +590,7 @@ def _custom_slice(session: Session, filters: PerformanceFilters) -> _Slice:
         spy_bars = pf.prepare_bars(prices_repo.series_frame(session, BENCHMARK, end=as_of), as_of)
         windows = [(i.ticker or "", *_window(i, as_of)) for i in items]
         frames = perf_repo.bar_windows(session, windows)
-        bars = {t: pf.prepare_bars(f, as_of) for t, f in frames.items()}
+        bars = {t: pf.bars_from_arrays(*f, as_of) for t, f in frames.items()}
         for item in items:
             stock = bars.get(item.ticker or "")
             if stock is None or stock.n == 0:
@@ -750,7 +752,7 @@ def _portfolio_bars(session: Session, frame: pd.DataFrame, as_of: date) -> tuple
     frames = perf_repo.bar_windows(session, windows)
     start = entries["entry_date"].min() if len(entries) else as_of
     spy = prices_repo.series_frame(session, BENCHMARK, start=start, end=as_of)
-    return {t: pf.prepare_bars(f, as_of) for t, f in frames.items()}, pf.prepare_bars(spy, as_of)
+    return {t: pf.bars_from_arrays(*f, as_of) for t, f in frames.items()}, pf.prepare_bars(spy, as_of)
 
 
 def _portfolio(
@@ -820,6 +822,8 @@ def _snapshot_key(filters: PerformanceFilters) -> str | None:
         return None
     if filters.role is not RoleMix.any and filters.value is not ValueBucket.any:
         return None
+    if (filters.role is not RoleMix.any or filters.value is not ValueBucket.any) and filters.h != DEFAULT_H:
+        return None  # variants store their breakdowns at the default horizon only
     if filters.role is not RoleMix.any:
         return f"{VIEW_SNAPSHOT}.role={filters.role.value}"
     if filters.value is not ValueBucket.any:
@@ -838,7 +842,9 @@ def _store_view_snapshots(session: Session, *, as_of: date, now: datetime) -> No
     for filters in variants:
         data = _narrow(loaded, filters)
         data.bars = bars
-        view = _view(session, data, DEFAULT_SEED, tuple(HORIZONS), spy=spy)
+        # Breakdown cells are the cost (one bootstrap each): all horizons for the whole set only.
+        horizons = tuple(HORIZONS) if filters.unfiltered else (DEFAULT_H,)
+        view = _view(session, data, DEFAULT_SEED, horizons, spy=spy)
         key = _snapshot_key(filters)
         assert key is not None
         value = {"version": version, "as_of": as_of.isoformat(), "view": view.model_dump(mode="json")}

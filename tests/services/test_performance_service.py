@@ -187,7 +187,7 @@ class TestIncrementalRefresh:
         ingest_specs(clean_engine, tmp_path, [SPECS["A"], SPECS["C"], SPECS["D"]])
         import_prices(clean_engine, prices_dir, tmp_path)
         a, c, _d = SPECS["A"].cluster_id, SPECS["C"].cluster_id, SPECS["D"].cluster_id
-        t0 = datetime.now(UTC).replace(microsecond=0)  # after the clusters were materialized
+        t0 = datetime.now(UTC) + timedelta(seconds=1)  # after the clusters were materialized
 
         # as_of cut to 2012-08-24: C's 1w window (exit 2012-08-28) is still open.
         with session_scope(clean_engine, write=True) as s:
