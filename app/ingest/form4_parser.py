@@ -28,26 +28,12 @@ from app.schemas.form4 import (
 )
 
 PARSER_VERSION = "1"
-KNOWN_SCHEMAS = frozenset(
-    {
-        "X0101",
-        "X0201",
-        "X0202",
-        "X0203",
-        "X0204",
-        "X0205",
-        "X0206",
-        "X0301",
-        "X0302",
-        "X0303",
-        "X0304",
-        "X0305",
-        "X0306",
-        "X0407",
-        "X0508",
-        "X0609",
-    }
-)
+# fmt: off
+KNOWN_SCHEMAS = frozenset({
+    "X0101", "X0201", "X0202", "X0203", "X0204", "X0205", "X0206", "X0301", "X0302", "X0303", "X0304",
+    "X0305", "X0306", "X0407", "X0508", "X0609",
+})
+# fmt: on
 KNOWN_DOCUMENT_TYPES = frozenset({"3", "3/A", "4", "4/A", "5", "5/A"})
 
 # Leaves of a table row -> the ParsedTransaction field they fill, also the key of the row's `footnotes`.
@@ -84,14 +70,8 @@ _GROUPS = {
     "ownershipNature": "ownership_nature",
     "underlyingSecurity": "underlying_security",
 }
-_ROW_TAGS = frozenset(
-    {
-        "nonDerivativeTransaction",
-        "nonDerivativeHolding",
-        "derivativeTransaction",
-        "derivativeHolding",
-    }
-)
+_ROW_TAGS = frozenset({"nonDerivativeTransaction", "nonDerivativeHolding", "derivativeTransaction",
+                       "derivativeHolding"})  # fmt: skip
 # Row texts travel as a list indexed by slot (one slot per distinct field name, in this order), so a
 # row is unpacked into locals in one step instead of ~20 dict lookups.
 _SLOT_NAMES = (
@@ -113,39 +93,13 @@ _HOLDING_RENAME = {"shares_owned_after": "shares_owned", "value_owned_after": "v
 _TRUE = frozenset({"1", "true", "True", "TRUE", "Y", "y", "yes", "Yes", "YES", "T", "t"})
 _FALSE = frozenset({"0", "false", "False", "FALSE", "N", "n", "no", "No", "NO", "F", "f"})
 
-_PLACEHOLDER_TICKERS = frozenset(
-    {
-        "",
-        "NONE",
-        "N/A",
-        "NA",
-        "N.A.",
-        "N/A.",
-        "[NONE]",
-        "(NONE)",
-        "<NONE>",
-        "NONE.",
-        "-",
-        "--",
-        "---",
-        ".",
-        "NIL",
-        "NULL",
-        "NO SYMBOL",
-        "NO TICKER",
-        "NOT APPLICABLE",
-        "NOT LISTED",
-        "NOT TRADED",
-        "NOTAPPLICABLE",
-        "UNLISTED",
-        "PRIVATE",
-        "0",
-        "?",
-        "N / A",
-        "TBD",
-        "X",
-    }
-)
+# fmt: off
+_PLACEHOLDER_TICKERS = frozenset({
+    "", "NONE", "N/A", "NA", "N.A.", "N/A.", "[NONE]", "(NONE)", "<NONE>", "NONE.", "-", "--", "---", ".",
+    "NIL", "NULL", "NO SYMBOL", "NO TICKER", "NOT APPLICABLE", "NOT LISTED", "NOT TRADED", "NOTAPPLICABLE",
+    "UNLISTED", "PRIVATE", "0", "?", "N / A", "TBD",
+})
+# fmt: on
 # Venue suffixes are not part of the symbol (MAJR.OB); share classes (BRK.A, BF.B) are (parser-anchors C1).
 _VENUE_SUFFIXES = (".OTCBB", ".OTCQB", ".OTCQX", ".PINK", ".OTC", ".OB", ".PK", ".QB", ".QX", ".BB")
 _VENUE_PREFIX = re.compile(
@@ -671,53 +625,23 @@ def _holding(texts: Slots, notes: Notes, table: TableName, index: int, warnings:
 
 def _check_field_order() -> None:
     """Fail at import if the contract's field order no longer matches the positional calls above."""
+    # fmt: off
     expected = {
         ParsedTransaction: (
-            "table",
-            "index",
-            "security_title",
-            "transaction_date",
-            "deemed_execution_date",
-            "form_type",
-            "code",
-            "acquired_disposed",
-            "shares",
-            "total_value",
-            "price",
-            "price_low",
-            "price_high",
-            "shares_owned_after",
-            "value_owned_after",
-            "direct_indirect",
-            "nature_of_ownership",
-            "equity_swap_involved",
-            "timeliness",
-            "conversion_or_exercise_price",
-            "exercise_date",
-            "expiration_date",
-            "underlying_security_title",
-            "underlying_shares",
-            "underlying_value",
-            "footnotes",
-            "flags",
+            "table", "index", "security_title", "transaction_date", "deemed_execution_date", "form_type",
+            "code", "acquired_disposed", "shares", "total_value", "price", "price_low", "price_high",
+            "shares_owned_after", "value_owned_after", "direct_indirect", "nature_of_ownership",
+            "equity_swap_involved", "timeliness", "conversion_or_exercise_price", "exercise_date",
+            "expiration_date", "underlying_security_title", "underlying_shares", "underlying_value",
+            "footnotes", "flags",
         ),
         ParsedHolding: (
-            "table",
-            "index",
-            "security_title",
-            "shares_owned",
-            "value_owned",
-            "direct_indirect",
-            "nature_of_ownership",
-            "conversion_or_exercise_price",
-            "exercise_date",
-            "expiration_date",
-            "underlying_security_title",
-            "underlying_shares",
-            "underlying_value",
-            "footnotes",
+            "table", "index", "security_title", "shares_owned", "value_owned", "direct_indirect",
+            "nature_of_ownership", "conversion_or_exercise_price", "exercise_date", "expiration_date",
+            "underlying_security_title", "underlying_shares", "underlying_value", "footnotes",
         ),
     }
+    # fmt: on
     for cls, names in expected.items():
         actual = tuple(f.name for f in dataclasses.fields(cls))[: len(names)]
         if actual != names:

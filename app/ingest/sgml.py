@@ -38,7 +38,7 @@ _S3_CODE = re.compile(rb"<Code>([^<]{1,64})</Code>")
 
 def is_submission(data: bytes) -> bool:
     """Say whether bytes look like an EDGAR full-submission envelope rather than bare XML."""
-    head = data[:256].lstrip()
+    head = data[:256].lstrip(b"\xef\xbb\xbf \t\r\n")
     return head.startswith(_SUBMISSION_STARTS)
 
 
