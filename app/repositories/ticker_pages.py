@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -127,7 +127,38 @@ def search_owners(session: Session, q: str, *, limit: int) -> list[ReportingOwne
 # --- trades, owners, holdings ---------------------------------------------------------------------------
 
 
-def issuer_trades(session: Session, issuer_cik: str) -> list[Any]:
+class TradeRecord(NamedTuple):
+    """One transaction row with its filing's facts (fields in TRADE_COLUMNS order)."""
+
+    # A NamedTuple, not the Row: pages read each field several times, and Row attribute access is
+    # ten times slower (thousands of rows on a busy ticker).
+    id: int
+    accession: str
+    issuer_cik: str
+    tx_table: str
+    doc_index: int
+    security_title: str | None
+    transaction_date: date | None
+    code: str | None
+    acquired_disposed: str | None
+    shares: Decimal | None
+    price: Decimal | None
+    price_low: Decimal | None
+    price_high: Decimal | None
+    price_source: str | None
+    value: Decimal | None
+    shares_owned_after: Decimal | None
+    shares_owned_before: Decimal | None
+    direct_indirect: str | None
+    nature_of_ownership: str | None
+    is_10b5_1: bool | None
+    timeliness: str | None
+    is_eligible_purchase: bool
+    known_at: datetime | None
+    is_amendment: bool
+
+
+def issuer_trades(session: Session, issuer_cik: str) -> list[TradeRecord]:
     """Live (not superseded) transaction rows of one issuer, both tables, with their filing's facts."""
     stmt = (
         select(*TRADE_COLUMNS)
@@ -141,11 +172,10 @@ def issuer_trades(session: Session, issuer_cik: str) -> list[Any]:
             InsiderTransaction.doc_index,
         )
     )
-    return list(session.execute(stmt))
+    return [TradeRecord._make(r) for r in session.execute(stmt)]
 
 
-@dataclass(frozen=True, slots=True)
-class OwnerOnFiling:
+class OwnerOnFiling(NamedTuple):
     accession: str
     cik: str
     name: str
@@ -158,29 +188,30 @@ class OwnerOnFiling:
     other_text: str | None
 
 
-def owners_of(session: Session, accessions: Sequence[str]) -> dict[str, list[OwnerOnFiling]]:
-    """Reporting owners of each filing (with the relationship declared on it), in filing order."""
-    out: dict[str, list[OwnerOnFiling]] = defaultdict(list)
-    for chunk in _chunks(sorted(set(accessions))):
-        stmt = (
-            select(
-                FilingOwner.accession,
-                FilingOwner.owner_cik,
-                func.coalesce(FilingOwner.name_as_filed, ReportingOwner.name, FilingOwner.owner_cik),
-                FilingOwner.position,
-                FilingOwner.is_director,
-                FilingOwner.is_officer,
-                FilingOwner.officer_title,
-                FilingOwner.is_ten_percent_owner,
-                FilingOwner.is_other,
-                FilingOwner.other_text,
-            )
-            .join(ReportingOwner, ReportingOwner.cik == FilingOwner.owner_cik)
-            .where(FilingOwner.accession.in_(chunk))
-            .order_by(FilingOwner.accession, FilingOwner.position)
+def issuer_owners(session: Session, issuer_cik: str) -> dict[str, list[OwnerOnFiling]]:
+    """Reporting owners of each of the issuer's filings (with the relationship declared on it)."""
+    # One query by issuer (ix_filing_issuer_known_at) rather than IN lists of thousands of accessions.
+    stmt = (
+        select(
+            FilingOwner.accession,
+            FilingOwner.owner_cik,
+            func.coalesce(FilingOwner.name_as_filed, ReportingOwner.name, FilingOwner.owner_cik),
+            FilingOwner.position,
+            FilingOwner.is_director,
+            FilingOwner.is_officer,
+            FilingOwner.officer_title,
+            FilingOwner.is_ten_percent_owner,
+            FilingOwner.is_other,
+            FilingOwner.other_text,
         )
-        for row in session.execute(stmt):
-            out[row[0]].append(OwnerOnFiling(*row))
+        .join(Filing, Filing.accession == FilingOwner.accession)
+        .join(ReportingOwner, ReportingOwner.cik == FilingOwner.owner_cik)
+        .where(Filing.issuer_cik == issuer_cik)
+        .order_by(FilingOwner.accession, FilingOwner.position)
+    )
+    out: dict[str, list[OwnerOnFiling]] = defaultdict(list)
+    for row in session.execute(stmt):
+        out[row[0]].append(OwnerOnFiling(*row))
     return out
 
 
@@ -263,7 +294,7 @@ def owner_filings(session: Session, owner_cik: str) -> list[Any]:
     return list(session.execute(stmt))
 
 
-def owner_trades(session: Session, owner_cik: str) -> list[Any]:
+def owner_trades(session: Session, owner_cik: str) -> list[TradeRecord]:
     """Live transaction rows of every filing the insider is a reporting owner of."""
     stmt = (
         select(*TRADE_COLUMNS)
@@ -271,7 +302,7 @@ def owner_trades(session: Session, owner_cik: str) -> list[Any]:
         .join(FilingOwner, FilingOwner.accession == Filing.accession)
         .where(FilingOwner.owner_cik == owner_cik, InsiderTransaction.superseded_by.is_(None))
     )
-    return list(session.execute(stmt))
+    return [TradeRecord._make(r) for r in session.execute(stmt)]
 
 
 def issuers(session: Session, ciks: Sequence[str]) -> dict[str, Issuer]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
+from markupsafe import Markup
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 from app.schemas.clusters import ReturnRow
 
@@ -78,28 +81,27 @@ class PriceSeries(BaseModel):
 MarkerKind = Literal["buy", "sell", "sell_plan", "tax_exercise"]
 
 
-class TradeMarker(BaseModel):
-    """One filing's rows of one kind on one trade date, as one point on the chart."""
+class TradeMarker(TypedDict):
+    """One filing's rows of one kind on one trade date, as one point on the chart.
 
-    kind: MarkerKind = Field(
-        description="buy: eligible purchase; sell: discretionary sale; sell_plan: 10b5-1 plan sale; "
-        "tax_exercise: tax withholding (F), disposition to the issuer (D), exercise (M/X/C) or a sale "
-        "tied to a same-day exercise (hidden by default)."
-    )
+    kind: buy (eligible purchase), sell (discretionary sale), sell_plan (10b5-1 plan sale), tax_exercise
+    (tax withholding F, disposition to the issuer D, exercise M/X/C, or a sale tied to a same-day
+    exercise; hidden by default). y: where the point sits, the filed price on the chart basis (y_from
+    "filed_price") or the day's close when there is no usable filed price (y_from "close"). price: as
+    filed (value-weighted average over n_rows rows). code: `ChartMarkers.codes` explains it.
+    """
+
+    # A TypedDict, not a model: a busy ticker has thousands of markers and model instances cost ~20x more.
+    kind: MarkerKind
     label: str
     date: date
-    y: float | None = Field(description="Where the point sits: the filed price on the chart basis.")
-    y_from: Literal["filed_price", "close"] = Field(
-        description="close: no usable filed price (exercises, unpriced rows), plotted at the day's close."
-    )
+    y: float | None
+    y_from: Literal["filed_price", "close"]
     insider: str
-    owner_ciks: list[str]
-    roles: list[str]
     role_text: str
     code: str
-    code_text: str
     shares: Decimal
-    price: Decimal | None = Field(description="As filed (value-weighted average when several rows).")
+    price: Decimal | None
     price_low: Decimal | None
     price_high: Decimal | None
     value: Decimal | None
@@ -127,6 +129,7 @@ class NewsMarker(BaseModel):
 class ChartMarkers(BaseModel):
     trades: list[TradeMarker]
     news: list[NewsMarker]
+    codes: dict[str, str] = Field(description="What each transaction code among the trades means.")
 
 
 # --- tables ---------------------------------------------------------------------------------------------
@@ -276,13 +279,24 @@ class TickerPage(BaseModel):
     notes: list[str]
 
     def chart_data(self) -> dict[str, Any]:
-        """Return what the chart script needs, ready for `|tojson` (series and markers)."""
-        return {
-            "ticker": self.header.ticker or self.header.issuer_cik,
-            "period": self.period.value,
-            "series": self.series.model_dump(mode="json") if self.series else None,
-            "markers": self.markers.model_dump(mode="json"),
-        }
+        """Return what the chart script needs (ticker, period, series, markers) as JSON-ready values."""
+        return json.loads(self.chart_json())
+
+    def chart_json(self) -> Markup:
+        """Return chart_data as JSON that is safe inside a <script type="application/json"> tag."""
+        # pydantic's serializer is several times faster than model_dump + json.dumps on a 20-year
+        # series; the escapes are the ones Jinja's |tojson applies (<, >, &, ').
+        head = json.dumps(
+            {"ticker": self.header.ticker or self.header.issuer_cik, "period": self.period.value}
+        )
+        series = self.series.model_dump_json() if self.series else "null"
+        text = f'{head[:-1]}, "series": {series}, "markers": {self.markers.model_dump_json()}}}'
+        for raw, escaped in _HTML_SAFE:
+            text = text.replace(raw, escaped)
+        return Markup(text)
+
+
+_HTML_SAFE = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"))
 
 
 # --- insider page ---------------------------------------------------------------------------------------

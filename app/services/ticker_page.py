@@ -8,6 +8,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from app.errors import NotFoundError
 from app.ingest import codes
 from app.ingest.reference_data import EIGHT_K_ITEMS
 from app.models import Issuer, NewsEvent
+from app.prices.adjust import SplitFactors
 from app.repositories import cluster_pages as cluster_pages_repo
 from app.repositories import prices as prices_repo
 from app.repositories import ticker_pages as repo
@@ -175,8 +177,11 @@ def build_ticker_page(
     issuer = resolve_issuer(session, symbol)
     rows = repo.issuer_trades(session, issuer.cik)
     holdings = repo.issuer_holdings(session, issuer.cik)
-    owners = repo.owners_of(session, {r.accession for r in rows} | {h.accession for h in holdings})
-    facts = [_fact(r, owners) for r in rows]
+    # Owners of every filing about the issuer; the trades and holdings name the ones that matter.
+    wanted = {r.accession for r in rows} | {h.accession for h in holdings}
+    owners = {a: o for a, o in repo.issuer_owners(session, issuer.cik).items() if a in wanted}
+    people = _people(owners)
+    facts = [_fact(r, people) for r in rows]
     kinds = signals_service.classify(facts)
 
     price_ticker = _price_ticker(issuer)
@@ -185,7 +190,7 @@ def build_ticker_page(
     has_prices = not frame.empty
 
     start = None if PERIOD_DAYS[period] is None else today - timedelta(days=PERIOD_DAYS[period])
-    purchases, sales = _tables(rows, kinds, owners, start, today)
+    purchases, sales = _tables(rows, kinds, people, start, today)
     dated = [r.transaction_date for r in rows if r.id in kinds and kinds[r.id] in _TABLE_KINDS]
     header = _header(session, issuer, price_ticker, frame, today, now)
     news = [_news(e) for e in repo.issuer_news(session, issuer.cik)]
@@ -199,13 +204,17 @@ def build_ticker_page(
         period=period,
         period_start=start,
         series=_series(price_ticker, frame, splits) if has_prices and price_ticker else None,
-        markers=ChartMarkers(trades=_markers(rows, kinds, owners, splits, frame), news=news),
+        markers=ChartMarkers(
+            trades=(trades := _markers(rows, kinds, people, splits, frame)),
+            news=news,
+            codes={m["code"]: codes.describe(m["code"]) for m in trades},
+        ),
         purchases=purchases,
         sales=sales,
         totals=_totals(purchases, sales),
         latest_trade_date=max((d for d in dated if d), default=None),
         roster=_roster(rows, holdings, owners, kinds),
-        signals=_signals(session, issuer, facts, kinds, owners, frame, today),
+        signals=_signals(session, issuer, facts, kinds, people, frame, today),
         notes=notes,
     )
 
@@ -213,7 +222,7 @@ def build_ticker_page(
 _TABLE_KINDS = frozenset({signals_service.BUY}) | signals_service.SALE_KINDS
 
 
-def _fact(r: Any, owners: dict[str, list[OwnerOnFiling]]) -> TradeFact:
+def _fact(r: Any, people: dict[str, _Filers]) -> TradeFact:
     return TradeFact(
         id=r.id,
         accession=r.accession,
@@ -230,7 +239,7 @@ def _fact(r: Any, owners: dict[str, list[OwnerOnFiling]]) -> TradeFact:
         nature=r.nature_of_ownership,
         is_10b5_1=bool(r.is_10b5_1),
         is_eligible_purchase=bool(r.is_eligible_purchase),
-        owner_ciks=tuple(o.cik for o in owners.get(r.accession, ())),
+        owner_ciks=people[r.accession].ciks if r.accession in people else (),
     )
 
 
@@ -252,8 +261,39 @@ def _roles(owners: Iterable[OwnerOnFiling]) -> list[str]:
     return cluster_page_service.sort_roles(roles)
 
 
-def _names(owners: Sequence[OwnerOnFiling]) -> str:
-    return " / ".join(dict.fromkeys(o.name for o in owners)) or "unknown reporting owner"
+@dataclass(frozen=True, slots=True)
+class _Filers:
+    """The reporting owners of one filing as the page shows them (computed once per filing)."""
+
+    ciks: tuple[str, ...]
+    refs: list[OwnerRef]
+    names: str
+    roles: list[str]
+    role_text: str
+
+
+def _people(owners: dict[str, list[OwnerOnFiling]]) -> dict[str, _Filers]:
+    """The filers of every filing, computed once per distinct set of owners and relationships."""
+    # A busy ticker has thousands of filings by a few dozen insiders: classify each combination once.
+    memo: dict[tuple[Any, ...], _Filers] = {}
+    out = {}
+    for accession, items in owners.items():
+        key = tuple(o[1:] for o in items)  # everything but the accession
+        if key not in memo:
+            memo[key] = _filers(items)
+        out[accession] = memo[key]
+    return out
+
+
+def _filers(owners: Sequence[OwnerOnFiling]) -> _Filers:
+    roles = _roles(owners)
+    return _Filers(
+        ciks=tuple(o.cik for o in owners),
+        refs=[OwnerRef(cik=o.cik, name=o.name) for o in owners],
+        names=" / ".join(dict.fromkeys(o.name for o in owners)) or "unknown reporting owner",
+        roles=roles,
+        role_text=", ".join(_ROLE_WORDS.get(r, r) for r in roles),
+    )
 
 
 def _dec(x: float) -> Decimal:
@@ -343,20 +383,10 @@ def _series(ticker: str, frame: pd.DataFrame, splits: Sequence[tuple[date, Decim
     )
 
 
-def _close_on(frame: pd.DataFrame, day: date) -> float | None:
-    """The chart-basis close of the last bar on or before `day` (within a week)."""
-    if frame.empty:
-        return None
-    pos = int(frame.index.searchsorted(pd.Timestamp(day), side="right")) - 1
-    if pos < 0 or (day - frame.index[pos].date()).days > 7:
-        return None
-    return round(float(frame["close"].iloc[pos]), 4)
-
-
 def _markers(
     rows: Sequence[Any],
     kinds: dict[int, str],
-    owners: dict[str, list[OwnerOnFiling]],
+    people: dict[str, _Filers],
     splits: Sequence[tuple[date, Decimal]],
     frame: pd.DataFrame,
 ) -> list[TradeMarker]:
@@ -367,44 +397,52 @@ def _markers(
         if kind is None or r.transaction_date is None or not r.shares:
             continue
         groups[(r.accession, r.transaction_date, kind, r.code or "")].append(r)
+    factors = SplitFactors(splits)
+    bar_days = frame.index.to_numpy().astype("datetime64[D]") if not frame.empty else None
+    closes = frame["close"].to_numpy() if not frame.empty else None
     out = []
     for (accession, day, kind, code), items in groups.items():
-        shares = sum((r.shares for r in items), Decimal(0))
-        values = [r.value for r in items]
-        value = None if None in values else sum(values, Decimal(0))
-        avg = (value / shares).quantize(PRICE_Q) if value is not None and value > 0 else None
-        filed = [p for r in items for p in (r.price, r.price_low, r.price_high) if p is not None]
-        # Exercises are filed at the strike, not a market price: plot those at the day's close.
-        if avg is not None and kind != signals_service.EXERCISE:
-            y, y_from = float(prices_service.to_chart_basis(avg, day, splits)), "filed_price"
+        if len(items) == 1:
+            shares, value, filed = items[0].shares, items[0].value, []
         else:
-            y, y_from = _close_on(frame, day), "close"
-        filing_owners = owners.get(accession, [])
-        roles = _roles(filing_owners)
+            shares = sum((r.shares for r in items), Decimal(0))
+            values = [r.value for r in items]
+            value = None if None in values else sum(values, Decimal(0))
+            filed = [p for r in items for p in (r.price, r.price_low, r.price_high) if p is not None]
+        avg = (value / shares).quantize(PRICE_Q) if value is not None and value > 0 else None
+        # Exercises are filed at the strike, not a market price: plot those at the day's close.
+        y: float | None
+        if avg is not None and kind != signals_service.EXERCISE:
+            y, y_from = round(float(avg / factors(day)), 4), "filed_price"
+        else:
+            y, y_from = None, "close"
+            if bar_days is not None and closes is not None:
+                pos = int(np.searchsorted(bar_days, np.datetime64(day, "D"), side="right")) - 1
+                # The last bar on or before the day, unless the series has a gap there.
+                if pos >= 0 and (np.datetime64(day, "D") - bar_days[pos]).astype(int) <= 7:
+                    y = round(float(closes[pos]), 4)
+        filers = people[accession]
         out.append(
             TradeMarker(
-                kind=signals_service.CHART_GROUP[kind],  # type: ignore[arg-type]
+                kind=signals_service.CHART_GROUP[kind],  # type: ignore[typeddict-item]
                 label=_marker_label(kind, code),
                 date=day,
                 y=y,
-                y_from=y_from,  # type: ignore[arg-type]
-                insider=_names(filing_owners),
-                owner_ciks=[o.cik for o in filing_owners],
-                roles=roles,
-                role_text=", ".join(_ROLE_WORDS.get(r, r) for r in roles),
+                y_from=y_from,
+                insider=filers.names,
+                role_text=filers.role_text,
                 code=code,
-                code_text=codes.describe(code),
                 shares=shares,
                 price=avg,
-                price_low=min(filed) if len(items) > 1 and filed else None,
-                price_high=max(filed) if len(items) > 1 and filed else None,
+                price_low=min(filed) if filed else None,
+                price_high=max(filed) if filed else None,
                 value=value,
                 n_rows=len(items),
                 accession=accession,
                 is_10b5_1=any(bool(r.is_10b5_1) for r in items),
             )
         )
-    out.sort(key=lambda m: (m.date, m.accession, m.kind))
+    out.sort(key=lambda m: (m["date"], m["accession"], m["kind"]))
     return out
 
 
@@ -442,7 +480,7 @@ def _news(e: NewsEvent) -> NewsMarker:
 def _tables(
     rows: Sequence[Any],
     kinds: dict[int, str],
-    owners: dict[str, list[OwnerOnFiling]],
+    people: dict[str, _Filers],
     start: date | None,
     today: date,
 ) -> tuple[list[TradeRow], list[TradeRow]]:
@@ -453,14 +491,15 @@ def _tables(
             continue
         if start is not None and (r.transaction_date is None or not start <= r.transaction_date <= today):
             continue
-        (purchases if kind == signals_service.BUY else sales).append(_trade_row(r, kind, owners))
+        row = _trade_row(r, kind, people.get(r.accession) or _filers([]))
+        (purchases if kind == signals_service.BUY else sales).append(row)
     for table in (purchases, sales):
         table.sort(key=lambda t: (t.trade_date or date.min, t.known_at or datetime.min.replace(tzinfo=UTC)))
         table.reverse()
     return purchases, sales
 
 
-def _trade_row(r: Any, kind: str, owners: dict[str, list[OwnerOnFiling]]) -> TradeRow:
+def _trade_row(r: Any, kind: str, filers: _Filers) -> TradeRow:
     sale = kind != signals_service.BUY
     ratio, new = signals_service.delta_own(r.shares, r.shares_owned_before, sale=sale)
     flags = []
@@ -474,14 +513,13 @@ def _trade_row(r: Any, kind: str, owners: dict[str, list[OwnerOnFiling]]) -> Tra
         flags.append("late_filing")
     if r.price_source == "footnote_range":
         flags.append("price_from_footnote")
-    filing_owners = owners.get(r.accession, [])
     return TradeRow(
         transaction_id=r.id,
         accession=r.accession,
         side="sale" if sale else "purchase",
-        owners=[OwnerRef(cik=o.cik, name=o.name) for o in filing_owners],
-        insider=_names(filing_owners),
-        roles=_roles(filing_owners),
+        owners=filers.refs,
+        insider=filers.names,
+        roles=filers.roles,
         code=r.code or "",
         trade_date=r.transaction_date,
         known_at=r.known_at,
@@ -676,7 +714,7 @@ def _signals(
     issuer: Issuer,
     facts: Sequence[TradeFact],
     kinds: dict[int, str],
-    owners: dict[str, list[OwnerOnFiling]],
+    people: dict[str, _Filers],
     frame: pd.DataFrame,
     today: date,
 ) -> Signals:
@@ -698,7 +736,7 @@ def _signals(
                 returns=rows,
             )
         )
-    names = {o.cik: o.name for filing_owners in owners.values() for o in filing_owners}
+    names = {ref.cik: ref.name for filers in people.values() for ref in filers.refs}
     sell_clusters = [
         SellClusterSignal(
             first_trade_date=r.first_trade_date,
@@ -714,9 +752,9 @@ def _signals(
     large = [
         LargeSaleSignal(
             accession=s.accession,
-            insider=_names(owners.get(s.accession, [])),
+            insider=(people.get(s.accession) or _filers([])).names,
             owner_ciks=list(s.owner_ciks),
-            roles=_roles(owners.get(s.accession, [])),
+            roles=(people.get(s.accession) or _filers([])).roles,
             trade_date=s.trade_date,
             shares=s.shares,
             value=s.value,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from app.deps import SessionDep
 from app.schemas.ticker import InsiderPage, Period, SearchPage, TickerPage
@@ -19,12 +20,14 @@ def ticker(
     session: SessionDep,
     symbol: str,
     period: Annotated[Period, Query(description="How far back the buys/sells tables reach.")] = Period.y1,
-) -> TickerPage:
+) -> Response:
     """One company by ticker or CIK (`/ticker/{symbol}`): header, the whole split-adjusted price series,
     trade and 8-K markers, purchases and sales of the period with totals, the insider roster and the
     signals (clusters, sell clusters, large sales, buying into weakness, 90-day net buying). An unknown
     ticker is a 404 whose `suggestions` lists close matches."""
-    return ticker_page_service.build_ticker_page(session, symbol, period)
+    page = ticker_page_service.build_ticker_page(session, symbol, period)
+    # Serialized by pydantic directly: re-validating a 20-year series would double the server time.
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/insider/{cik}", response_model=InsiderPage)

@@ -41,7 +41,7 @@
       esc(m.insider) + (m.role_text ? " (" + esc(m.role_text) + ")" : ""),
       shares(m.shares) + " shares @ " + p + " as filed",
       "Value " + money(m.value),
-      "Code " + esc(m.code) + ": " + esc(short(m.code_text, 60)),
+      "Code " + esc(m.code) + ": " + esc(short(data.markers.codes[m.code], 60)),
     ];
     if (m.is_10b5_1) lines.push("Under a Rule 10b5-1 plan");
     if (m.y_from === "close") lines.push("<i>plotted at the day's close</i>");
@@ -80,7 +80,7 @@
     if (m.value == null || !maxValue || m.kind === "tax_exercise") return 8;
     return 7 + 23 * Math.sqrt(Number(m.value) / maxValue);
   }
-  var traceOf = {};
+  var traceOf = { close: 0, candles: 1 };
   ORDER.forEach(function (kind) {
     var g = GROUPS[kind];
     var ms = trades.filter(function (m) { return m.kind === kind && m.y != null; });
@@ -198,7 +198,9 @@
     var box = document.getElementById(id);
     if (box) box.addEventListener("change", function () { handler(box.checked); });
   }
-  toggle("toggle-candles", function (on) { window.Plotly.restyle(chart, { visible: [!on, on] }, [0, 1]); });
+  toggle("toggle-candles", function (on) {
+    window.Plotly.restyle(chart, { visible: [!on, on] }, [traceOf.close, traceOf.candles]);
+  });
   toggle("toggle-tax", function (on) {
     window.Plotly.restyle(chart, { visible: on ? true : "legendonly" }, [traceOf.tax_exercise]);
   });

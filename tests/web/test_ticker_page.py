@@ -358,6 +358,11 @@ class TestSeries:
         assert sources == ["/assets/plotly.min.js", "/static/js/ticker_chart.js"]
         assert soup.select_one("#chart") is not None
 
+    def test_trade_records_match_their_columns(self) -> None:
+        from app.repositories.ticker_pages import TRADE_COLUMNS, TradeRecord
+
+        assert [c.key for c in TRADE_COLUMNS] == list(TradeRecord._fields)
+
     def test_plotly_is_served_from_the_installed_package(self, client: TestClient) -> None:
         from importlib import resources
 
