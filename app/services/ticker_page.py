@@ -1,25 +1,21 @@
 """The ticker dashboard (`/ticker/{symbol}`, issue 5 §2): header, price series with trade and news markers,
-buys and sells side by side, the insider roster and the signals; plus ticker/CIK resolution and search."""
+buys and sells side by side, the insider roster and the signals."""
 
 from __future__ import annotations
 
-import difflib
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from app.errors import NotFoundError
 from app.ingest import codes
 from app.ingest.reference_data import EIGHT_K_ITEMS
 from app.models import Issuer, NewsEvent
@@ -39,10 +35,6 @@ from app.schemas.ticker import (
     Period,
     PriceNote,
     PriceSeries,
-    RosterRow,
-    SearchInsider,
-    SearchIssuer,
-    SearchPage,
     SellClusterSignal,
     Signals,
     SplitInfo,
@@ -55,9 +47,10 @@ from app.schemas.ticker import (
     WeaknessSignal,
 )
 from app.services import cluster_page as cluster_page_service
+from app.services import insider_roster as roster_service
 from app.services import prices as prices_service
-from app.services import roles as roles_service
 from app.services import signals as signals_service
+from app.services import ticker_lookup as ticker_lookup_service
 from app.services.clustering import is_late
 from app.services.signals import TradeFact
 
@@ -65,9 +58,6 @@ EASTERN = ZoneInfo("America/New_York")
 PERIOD_DAYS = {Period.m3: 91, Period.y1: 365, Period.y5: 1826, Period.all: None}
 PRICE_Q = Decimal("0.0001")
 CONTEXT_DAYS = 30  # market-wide context: clusters triggered in the last 30 days
-SEARCH_LIMIT = 25
-_CIK = re.compile(r"^\d{1,10}$")
-_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,15}$")
 MARKER_LABELS = {
     signals_service.BUY: "Purchase",
     signals_service.SELL: "Sale",
@@ -76,88 +66,6 @@ MARKER_LABELS = {
     signals_service.EXERCISE: "Option exercise / conversion",
 }
 TAX_LABELS = {"F": "Shares withheld for tax / exercise price", "D": "Disposition to the issuer"}
-
-
-# --- which company ------------------------------------------------------------------------------------
-
-
-def resolve_issuer(session: Session, symbol: str) -> Issuer:
-    """Find the issuer a URL names by ticker (current or past) or by CIK, or raise NotFoundError."""
-    text = (symbol or "").strip()
-    if _CIK.match(text):
-        issuer = repo.issuer_by_cik(session, text.zfill(10))
-        if issuer is not None:
-            return issuer
-    sym = text.upper()
-    if _SYMBOL.match(sym):
-        # Class shares are written BRK.B by EDGAR and BRK-B by Yahoo: accept both spellings.
-        for candidate in dict.fromkeys((sym, sym.replace("-", "."), sym.replace(".", "-"))):
-            found = repo.issuers_by_ticker(session, candidate)
-            if found:
-                return found[0]
-        for candidate in dict.fromkeys((sym, sym.replace("-", "."), sym.replace(".", "-"))):
-            for cik in repo.issuer_ciks_by_past_ticker(session, candidate):
-                issuer = repo.issuer_by_cik(session, cik)
-                if issuer is not None:
-                    return issuer
-    raise NotFoundError(
-        f"No company with ticker or CIK {text[:40]!r} is stored.",
-        suggestions=suggest(session, text),
-    )
-
-
-def suggest(session: Session, text: str, *, limit: int = 5) -> list[str]:
-    """Close matches among stored tickers and company names, as tickers (or CIKs) to link to."""
-    needle = text.strip().upper()[:64]
-    if not needle:
-        return []
-    by_ticker: dict[str, str] = {}
-    by_name: dict[str, str] = {}
-    for cik, ticker, name in repo.issuer_directory(session):
-        target = ticker or cik
-        if ticker:
-            by_ticker.setdefault(ticker.upper(), target)
-        if name:
-            by_name.setdefault(name.upper(), target)
-    out: list[str] = []
-    for match in difflib.get_close_matches(needle, list(by_ticker), n=limit, cutoff=0.5):
-        out.append(by_ticker[match])
-    # A name typed in part ("APPLE") or with a typo ("APPEL INC").
-    out.extend(by_name[n] for n in sorted(by_name) if len(needle) >= 3 and needle in n)
-    for match in difflib.get_close_matches(needle, list(by_name), n=limit, cutoff=0.6):
-        out.append(by_name[match])
-    return list(dict.fromkeys(out))[:limit]
-
-
-def dashboard_url(issuer: Issuer) -> str:
-    """The dashboard URL of an issuer: by ticker when it has one, else by CIK."""
-    return "/ticker/" + quote(issuer.ticker or issuer.cik, safe="")
-
-
-def search(session: Session, q: str | None) -> SearchPage:
-    """Exact ticker/CIK → the dashboard to redirect to; otherwise companies and insiders matching `q`."""
-    text = (q or "").strip()[:64]
-    if not text:
-        return SearchPage(q="", redirect_to=None, issuers=[], insiders=[])
-    if _CIK.match(text):
-        issuer = repo.issuer_by_cik(session, text.zfill(10))
-        if issuer is not None:
-            return SearchPage(q=text, redirect_to=dashboard_url(issuer), issuers=[], insiders=[])
-        if repo.owner_by_cik(session, text.zfill(10)) is not None:
-            return SearchPage(q=text, redirect_to=f"/insider/{text.zfill(10)}", issuers=[], insiders=[])
-    elif _SYMBOL.match(text.upper()):
-        found = repo.issuers_by_ticker(session, text.upper())
-        if found:
-            return SearchPage(q=text, redirect_to=dashboard_url(found[0]), issuers=[], insiders=[])
-    issuers = [
-        SearchIssuer(issuer_cik=i.cik, ticker=i.ticker, company=i.name, sector=i.sector)
-        for i in repo.search_issuers(session, text, limit=SEARCH_LIMIT)
-    ]
-    insiders = [
-        SearchInsider(owner_cik=o.cik, name=o.name or o.cik)
-        for o in repo.search_owners(session, text, limit=SEARCH_LIMIT)
-    ]
-    return SearchPage(q=text, redirect_to=None, issuers=issuers, insiders=insiders)
 
 
 # --- the page -------------------------------------------------------------------------------------------
@@ -174,7 +82,7 @@ def build_ticker_page(
     """Everything the dashboard shows for one company; trades and news show even without prices."""
     now = now or datetime.now(UTC)
     today = today or now.astimezone(EASTERN).date()
-    issuer = resolve_issuer(session, symbol)
+    issuer = ticker_lookup_service.resolve_issuer(session, symbol)
     rows = repo.issuer_trades(session, issuer.cik)
     holdings = repo.issuer_holdings(session, issuer.cik)
     # Owners of every filing about the issuer; the trades and holdings name the ones that matter.
@@ -194,6 +102,7 @@ def build_ticker_page(
     dated = [r.transaction_date for r in rows if r.id in kinds and kinds[r.id] in _TABLE_KINDS]
     header = _header(session, issuer, price_ticker, frame, today, now)
     news = [_news(e) for e in repo.issuer_news(session, issuer.cik)]
+    trades = _markers(rows, kinds, people, splits, frame)
     notes = []
     if not has_prices:
         notes.append(header.prices.message)
@@ -205,15 +114,13 @@ def build_ticker_page(
         period_start=start,
         series=_series(price_ticker, frame, splits) if has_prices and price_ticker else None,
         markers=ChartMarkers(
-            trades=(trades := _markers(rows, kinds, people, splits, frame)),
-            news=news,
-            codes={m["code"]: codes.describe(m["code"]) for m in trades},
+            trades=trades, news=news, codes={m["code"]: codes.describe(m["code"]) for m in trades}
         ),
         purchases=purchases,
         sales=sales,
         totals=_totals(purchases, sales),
         latest_trade_date=max((d for d in dated if d), default=None),
-        roster=_roster(rows, holdings, owners, kinds),
+        roster=roster_service.build_roster(rows, holdings, owners, kinds),
         signals=_signals(session, issuer, facts, kinds, people, frame, today),
         notes=notes,
     )
@@ -252,18 +159,9 @@ def _price_ticker(issuer: Issuer) -> str | None:
         return None
 
 
-def _roles(owners: Iterable[OwnerOnFiling]) -> list[str]:
-    roles: set[str] = set()
-    for o in owners:
-        roles |= roles_service.classify_roles(
-            o.is_director, o.is_officer, o.officer_title, o.is_ten_percent_owner, o.is_other, o.other_text
-        )
-    return cluster_page_service.sort_roles(roles)
-
-
 @dataclass(frozen=True, slots=True)
 class _Filers:
-    """The reporting owners of one filing as the page shows them (computed once per filing)."""
+    """The reporting owners of one filing as the page shows them."""
 
     ciks: tuple[str, ...]
     refs: list[OwnerRef]
@@ -286,7 +184,7 @@ def _people(owners: dict[str, list[OwnerOnFiling]]) -> dict[str, _Filers]:
 
 
 def _filers(owners: Sequence[OwnerOnFiling]) -> _Filers:
-    roles = _roles(owners)
+    roles = roster_service.roles_of(owners)
     return _Filers(
         ciks=tuple(o.cik for o in owners),
         refs=[OwnerRef(cik=o.cik, name=o.name) for o in owners],
@@ -602,108 +500,6 @@ def csv_rows_ticker(page: TickerPage) -> Iterable[list[Any]]:
             r.known_at.astimezone(EASTERN).strftime("%Y-%m-%d %H:%M") if r.known_at else None,
             r.accession,
         ]
-
-
-# --- roster ---------------------------------------------------------------------------------------------
-
-
-def _roster(
-    rows: Sequence[Any],
-    holdings: Sequence[Any],
-    owners: dict[str, list[OwnerOnFiling]],
-    kinds: dict[int, str],
-) -> list[RosterRow]:
-    """Every insider with a filing here: latest roles, last trade, latest direct and indirect holdings."""
-    epoch = datetime.min.replace(tzinfo=UTC)
-    filed_at: dict[str, datetime] = {}
-    for r in rows:
-        filed_at[r.accession] = r.known_at or epoch
-    for h in holdings:
-        filed_at[h.accession] = h.known_at or epoch
-    by_owner: dict[str, list[str]] = defaultdict(list)
-    for accession, filing_owners in owners.items():
-        for o in filing_owners:
-            by_owner[o.cik].append(accession)
-    rows_by_acc: dict[str, list[Any]] = defaultdict(list)
-    for r in rows:
-        rows_by_acc[r.accession].append(r)
-    holds_by_acc: dict[str, list[Any]] = defaultdict(list)
-    for h in holdings:
-        holds_by_acc[h.accession].append(h)
-
-    out = []
-    for cik, accessions in by_owner.items():
-        accessions.sort(key=lambda a: (filed_at.get(a, epoch), a))
-        latest = accessions[-1]
-        me = next(o for o in owners[latest] if o.cik == cik)
-        trades = [r for a in accessions for r in rows_by_acc[a]]
-        stock = [r for r in trades if r.tx_table == "non_derivative" and r.transaction_date] or [
-            r for r in trades if r.transaction_date
-        ]
-        last = max(stock, key=lambda r: (r.transaction_date, r.known_at or epoch, r.doc_index), default=None)
-        direct, indirect, as_of = _holdings(accessions, rows_by_acc, holds_by_acc, filed_at)
-        out.append(
-            RosterRow(
-                owner_cik=cik,
-                name=me.name,
-                roles=_roles([me]),
-                last_trade_date=last.transaction_date if last else None,
-                last_trade_code=last.code if last else None,
-                last_trade_text=codes.describe(last.code) if last else None,
-                last_trade_shares=last.shares if last else None,
-                last_trade_acquired_disposed=last.acquired_disposed if last else None,
-                direct_shares=direct,
-                indirect_shares=indirect,
-                holdings_as_of=as_of,
-                n_purchases=sum(1 for r in trades if kinds.get(r.id) == signals_service.BUY),
-                n_sales=sum(1 for r in trades if kinds.get(r.id) in signals_service.SALE_KINDS),
-                last_filed_at=filed_at.get(latest) if filed_at.get(latest) != epoch else None,
-            )
-        )
-    out.sort(key=lambda r: (roles_service.role_rank(r.roles), -(r.last_trade_date or date.min).toordinal()))
-    return out
-
-
-def _holdings(
-    accessions: Sequence[str],
-    rows_by_acc: dict[str, list[Any]],
-    holds_by_acc: dict[str, list[Any]],
-    filed_at: dict[str, datetime],
-) -> tuple[Decimal | None, Decimal | None, date | None]:
-    """Latest post-transaction amounts per holding chain (direct; each indirect nature), summed."""
-    # Walk filings oldest to newest; a later filing reporting a chain replaces what an earlier one said.
-    chains: dict[tuple[str, str], tuple[Decimal, datetime]] = {}
-    for accession in accessions:
-        amounts: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
-        for h in sorted(holds_by_acc.get(accession, ()), key=lambda h: h.doc_index):
-            if h.shares_owned is not None and h.direct_indirect in ("D", "I"):
-                amounts[_chain(h.direct_indirect, h.nature_of_ownership)][h.security_title or ""] = (
-                    h.shares_owned
-                )
-        for r in sorted(rows_by_acc.get(accession, ()), key=lambda r: r.doc_index):
-            if r.tx_table != "non_derivative" or r.shares_owned_after is None:
-                continue
-            if r.direct_indirect in ("D", "I"):
-                # The last row of each security on the chain holds the position after the filing.
-                amounts[_chain(r.direct_indirect, r.nature_of_ownership)][r.security_title or ""] = (
-                    r.shares_owned_after
-                )
-        for key, by_title in amounts.items():
-            chains[key] = (sum(by_title.values(), Decimal(0)), filed_at.get(accession))  # type: ignore[assignment]
-    if not chains:
-        return None, None, None
-    direct = [v for (di, _), (v, _) in chains.items() if di == "D"]
-    indirect = [v for (di, _), (v, _) in chains.items() if di == "I"]
-    latest = max((t for _, t in chains.values() if t), default=None)
-    return (
-        sum(direct, Decimal(0)) if direct else None,
-        sum(indirect, Decimal(0)) if indirect else None,
-        latest.astimezone(EASTERN).date() if latest and latest.year > 1 else None,
-    )
-
-
-def _chain(direct_indirect: str, nature: str | None) -> tuple[str, str]:
-    return direct_indirect, " ".join((nature or "").lower().split()) if direct_indirect == "I" else ""
 
 
 # --- signals --------------------------------------------------------------------------------------------

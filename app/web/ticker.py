@@ -13,6 +13,7 @@ from app.deps import SessionDep
 from app.schemas.ticker import Period
 from app.services import export as export_service
 from app.services import insider_page as insider_page_service
+from app.services import ticker_lookup as ticker_lookup_service
 from app.services import ticker_page as ticker_page_service
 from app.web.templating import templates
 
@@ -37,7 +38,7 @@ def plotly_js() -> FileResponse:
 
 @router.get("/search", response_class=HTMLResponse)
 def search(request: Request, session: SessionDep, q: Annotated[str, Query(max_length=200)] = "") -> Response:
-    page = ticker_page_service.search(session, q)
+    page = ticker_lookup_service.search(session, q)
     if page.redirect_to:
         return RedirectResponse(page.redirect_to, status_code=303)
     return templates.TemplateResponse(request, "search.html", {"page": page})

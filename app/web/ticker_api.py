@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from app.deps import SessionDep
 from app.schemas.ticker import InsiderPage, Period, SearchPage, TickerPage
 from app.services import insider_page as insider_page_service
+from app.services import ticker_lookup as ticker_lookup_service
 from app.services import ticker_page as ticker_page_service
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -46,4 +47,4 @@ def insider(
 def search(session: SessionDep, q: Annotated[str, Query(max_length=200)] = "") -> SearchPage:
     """Companies (ticker or name) and insiders (name) matching `q`; `redirect_to` is set on an exact
     ticker or CIK match (the `/search` page redirects there)."""
-    return ticker_page_service.search(session, q)
+    return ticker_lookup_service.search(session, q)
