@@ -226,7 +226,11 @@ SLICE_COLUMNS = (
 )
 
 
-def slice_rows(
+CLUSTER_COLUMNS = SLICE_COLUMNS[:11]
+RETURN_COLUMNS = ("cluster_id", *SLICE_COLUMNS[11:])
+
+
+def slice_clusters(
     session: Session,
     *,
     rule: tuple[int, int],
@@ -235,7 +239,8 @@ def slice_rows(
     value_min: float | None = None,
     value_max: float | None = None,
 ) -> list[Any]:
-    """Stored returns joined to their clusters (one row per cluster and horizon), in SLICE_COLUMNS order."""
+    """Clusters of the selection that have stored returns, in CLUSTER_COLUMNS order."""
+    measured = select(ClusterReturn.cluster_id).where(ClusterReturn.cluster_id == Cluster.id).exists()
     stmt = (
         select(
             Cluster.id,
@@ -249,6 +254,27 @@ def slice_rows(
             cast(Cluster.total_value, Float),
             Cluster.roles,
             Cluster.flags,
+        )
+        .join(Issuer, Issuer.cik == Cluster.issuer_cik)
+        .where(Cluster.rule_n == rule[0], Cluster.rule_w == rule[1], measured)
+    )
+    stmt = _cluster_filters(stmt, trigger_from, trigger_until, value_min, value_max)
+    return list(session.execute(stmt))
+
+
+def slice_returns(
+    session: Session,
+    *,
+    rule: tuple[int, int],
+    trigger_from: datetime | None = None,
+    trigger_until: datetime | None = None,
+    value_min: float | None = None,
+    value_max: float | None = None,
+) -> list[Any]:
+    """Stored returns of the selection's clusters, in RETURN_COLUMNS order (the wide columns come apart)."""
+    stmt = (
+        select(
+            ClusterReturn.cluster_id,
             ClusterReturn.horizon,
             ClusterReturn.status,
             ClusterReturn.entry_date,
@@ -259,11 +285,10 @@ def slice_rows(
             ClusterReturn.excess_return,
         )
         .join(Cluster, Cluster.id == ClusterReturn.cluster_id)
-        .join(Issuer, Issuer.cik == Cluster.issuer_cik)
         .where(Cluster.rule_n == rule[0], Cluster.rule_w == rule[1])
     )
     stmt = _cluster_filters(stmt, trigger_from, trigger_until, value_min, value_max)
-    return list(session.execute(stmt.order_by(Cluster.trigger_at, Cluster.id, ClusterReturn.horizon)))
+    return list(session.execute(stmt))
 
 
 def _cluster_filters(

@@ -455,6 +455,20 @@ def _classify(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _slice_frame(session: Session, bounds: dict[str, Any]) -> pd.DataFrame:
+    """Stored returns of a trigger-date/value range, one row per cluster and horizon, classified."""
+    returns = perf_repo.slice_returns(session, rule=DEFAULT_RULE, **bounds)
+    if not returns:
+        return _empty_frame()
+    clusters = pd.DataFrame(
+        perf_repo.slice_clusters(session, rule=DEFAULT_RULE, **bounds),
+        columns=list(perf_repo.CLUSTER_COLUMNS),
+    )
+    frame = clusters.merge(pd.DataFrame(returns, columns=list(perf_repo.RETURN_COLUMNS)), on="cluster_id")
+    frame = frame.sort_values(["trigger_at", "cluster_id", "horizon"], kind="stable", ignore_index=True)
+    return _classify(frame[list(perf_repo.SLICE_COLUMNS)])
+
+
 def _empty_frame() -> pd.DataFrame:
     return pd.DataFrame(columns=[*perf_repo.SLICE_COLUMNS, "role_mix", "buyers", "value_bucket", "plan"])
 
@@ -487,8 +501,7 @@ class _Loaded:
 
 def _load_materialized(session: Session, filters: PerformanceFilters) -> _Loaded:
     bounds = _bounds(filters)
-    rows = perf_repo.slice_rows(session, rule=DEFAULT_RULE, **bounds)
-    frame = _classify(pd.DataFrame(rows, columns=list(perf_repo.SLICE_COLUMNS))) if rows else _empty_frame()
+    frame = _slice_frame(session, bounds)
     unmeasured = [
         (
             _clean_ticker(u.ticker),
@@ -761,6 +774,8 @@ def _portfolio(
     as_of: date | None,
     bars: dict[str, Any] | None,
     spy: pf.Bars | None = None,
+    *,
+    cap: bool = True,
 ) -> Portfolio:
     """Equal-weight calendar-time portfolio of clusters held HOLDING_DAYS sessions from entry, vs SPY."""
     base = Portfolio(holding_days=HOLDING_DAYS, n_clusters=0)
@@ -769,7 +784,7 @@ def _portfolio(
     entries = frame[(frame["horizon"] == "1m") & frame["entry_date"].notna()]
     if entries.empty:
         return base
-    if len(entries) > PORTFOLIO_MAX_CLUSTERS:
+    if cap and len(entries) > PORTFOLIO_MAX_CLUSTERS:
         base.note = f"{len(entries)} clusters: narrow the filters to {PORTFOLIO_MAX_CLUSTERS} or fewer."
         return base
     if bars is None or spy is None:
@@ -811,7 +826,8 @@ def _view(
         insider_available=insider_ok,
         breakdowns=_breakdowns(data.frame, seed, horizons),
         histograms=_histograms(data.frame),
-        portfolio=_portfolio(session, data.frame, data.coverage.as_of, data.bars, spy),
+        # Precomputed views (spy given) have no cap: the bars are loaded once for all of them.
+        portfolio=_portfolio(session, data.frame, data.coverage.as_of, data.bars, spy, cap=spy is None),
         coverage=data.coverage,
     )
 
@@ -1003,6 +1019,16 @@ def build_performance_page(session: Session, filters: PerformanceFilters) -> Per
     key = _snapshot_key(filters)
     view = _stored_view(session, key) if key else None
     note = None
+    if view is None and filters.h != DEFAULT_H:
+        # A stored role/value view at another horizon: only its breakdown cells depend on h.
+        base_key = _snapshot_key(filters.model_copy(update={"h": DEFAULT_H}))
+        base = _stored_view(session, base_key) if base_key else None
+        if base is not None:
+            frame = _slice_frame(session, _bounds(filters))
+            frame = _narrow(_Loaded(frame, [], None, None), filters).frame
+            view = base.model_copy(
+                update={"breakdowns": _breakdowns(frame, filters.seed, (filters.h.value,))}
+            )
     if view is None:
         data = _slice(session, filters)
         view = _view(session, data, filters.seed, (filters.h.value,))

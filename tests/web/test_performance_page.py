@@ -171,3 +171,13 @@ class TestMarketPage:
     def test_bad_parameters_are_422(self, client: TestClient, query: str) -> None:
         assert client.get(f"/market?{query}").status_code == 422
         assert client.get(f"/api/market?{query}").status_code == 422
+
+
+class TestStoredViews:
+    def test_stored_variant_at_another_horizon_equals_a_fresh_computation(self, client: TestClient) -> None:
+        # role=ceo_cfo is stored at the default horizon; h=3m reuses it and computes the 3m cells only.
+        stored = client.get("/api/performance?role=ceo_cfo&h=3m").json()
+        fresh = client.get("/api/performance?role=ceo_cfo&h=3m&from=1990-01-01").json()
+        assert stored["view"]["breakdowns"] == fresh["view"]["breakdowns"]
+        assert stored["view"]["summaries"] == fresh["view"]["summaries"]
+        assert stored["view"]["portfolio"] == fresh["view"]["portfolio"]
