@@ -12,7 +12,8 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +38,10 @@ DEFAULT_BLOCK_PAUSE_S = 600.0
 # Server-side timestamps jitter by a few ms; pace slightly slower than the cap so SEC never counts 11.
 _PACING_MARGIN_S = 0.002
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Bodies are read incrementally up to a limit (a gzip bomb inflates ~1000x): filings up to
+# Settings.max_document_bytes, indexes/JSON listings up to this (the largest real ones are a few MB).
+MAX_LISTING_BYTES = 128_000_000
+_INFLATE_STEP = 1 << 20  # decompressed bytes produced per step, so one network chunk cannot balloon
 
 
 class RateLimiter:
@@ -186,12 +191,12 @@ class EdgarClient:
         """GET `url` and return the (decompressed) body; archive documents come from the disk cache."""
         rel = self.urls.archive_cache_path(url)
         if rel is None:
-            return self._fetch(url, attempts or self.max_attempts)
+            return self._fetch(url, attempts or self.max_attempts, MAX_LISTING_BYTES)
         path = self._cache_dir / "edgar" / rel
         with _CACHE_LOCKS[hash(rel) % len(_CACHE_LOCKS)]:
             if path.is_file():
                 return path.read_bytes()
-            body = self._fetch(url, attempts or self.max_attempts)
+            body = self._fetch(url, attempts or self.max_attempts, self.settings.max_document_bytes)
             _atomic_write(path, body)
             return body
 
@@ -224,7 +229,7 @@ class EdgarClient:
         self.close()
 
     # --- internals -------------------------------------------------------------------------------
-    def _fetch(self, url: str, max_attempts: int) -> bytes:
+    def _fetch(self, url: str, max_attempts: int, max_bytes: int) -> bytes:
         """One logical GET: rate-limited attempts with backoff until success or a final error."""
         for attempt in range(1, max_attempts + 1):
             # Checked before every attempt: another thread may have tripped the breaker meanwhile.
@@ -232,8 +237,8 @@ class EdgarClient:
             self._limiter.acquire(self.settings.edgar_max_rps)
             self._breaker.check(url)  # it may have tripped while this thread waited for its slot
             try:
-                response = self._http.get(url)
-                body = response.content
+                with self._http.stream("GET", url) as response:
+                    body = _read_body(response, max_bytes, url)
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 # Connect/read errors, timeouts, dropped connections, broken gzip: worth another try.
                 if attempt == max_attempts:
@@ -291,6 +296,42 @@ class EdgarClient:
             delay = max(delay, retry_after)
         log.warning("GET %s: %s (attempt %d/%d), retrying in %.2f s", url, why, attempt, max_attempts, delay)
         self._sleep(delay)
+
+
+def _read_body(response: httpx.Response, limit: int, url: str) -> bytes:
+    """Read and decompress a body, refusing more than `limit` bytes of content (not retried)."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        inflater = None
+    elif encoding in ("gzip", "x-gzip"):
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    elif encoding == "deflate":
+        inflater = zlib.decompressobj()
+    else:
+        raise httpx.DecodingError(f"unsupported Content-Encoding {encoding!r}", request=response.request)
+    body = bytearray()
+    for raw in response.iter_raw():
+        for piece in [raw] if inflater is None else _inflate(inflater, raw, response):
+            body += piece
+            if len(body) > limit:
+                raise EdgarFetchError(
+                    f"GET {url}: response body over the {limit:,}-byte limit (an oversize document or a "
+                    "compression bomb)",
+                    url=url,
+                    status=response.status_code,
+                )
+    return bytes(body)
+
+
+def _inflate(inflater: Any, data: bytes, response: httpx.Response) -> Iterator[bytes]:
+    """Decompress `data` in steps of at most _INFLATE_STEP output bytes."""
+    try:
+        while data and not inflater.eof:
+            yield inflater.decompress(data, _INFLATE_STEP)
+            data = inflater.unconsumed_tail
+    except zlib.error as exc:
+        # Same class httpx raises for a broken gzip body: the caller retries it as a transport error.
+        raise httpx.DecodingError(f"invalid compressed body: {exc}", request=response.request) from exc
 
 
 def _atomic_write(path: Path, body: bytes) -> None:
