@@ -104,7 +104,10 @@ class MarketPage(BaseModel):
     view: MarketView = Field(description="Points narrowed to from/to; the rest as computed.")
     current: MarketPoint | None = Field(description="The latest period (it may still be in progress).")
     current_partial: bool
-    source: str = Field(description="snapshot (precomputed) or live.")
+    source: str = Field(
+        description="snapshot (precomputed, current), snapshot_behind (precomputed under a day ago; filings "
+        "stored since are not in it yet) or live."
+    )
 
     def chart(self) -> dict[str, Any]:
         """Columns the charts read from the page's JSON data island."""

@@ -18,6 +18,9 @@ from app.schemas.market import MarketFilters, MarketFreq, MarketPage, MarketPoin
 from app.services import roles as roles_service
 
 SNAPSHOT = "market.snapshot"
+# A snapshot older than this is recomputed live; a younger one is served even if filings arrived since
+# (the page says so): at 10 years of filings a live computation takes far longer than a page should.
+SNAPSHOT_MAX_AGE = timedelta(hours=26)
 _FREQ: dict[MarketFreq, market_ratio.Freq] = {MarketFreq.week: "W", MarketFreq.month: "M"}
 
 
@@ -93,26 +96,34 @@ def refresh_snapshot(session: Session, *, now: datetime | None = None) -> dict[s
         for discretionary in (False, True):
             view = compute_view(session, freq, discretionary, frame=frame)
             views[f"{freq.value}:{int(discretionary)}"] = view.model_dump(mode="json")
-    value = {"max_transaction_id": market_repo.max_transaction_id(session), "views": views}
+    value = {
+        "max_transaction_id": market_repo.max_transaction_id(session),
+        "computed_at": now.isoformat(),
+        "views": views,
+    }
     perf_repo.put_snapshot(session, SNAPSHOT, value, now=now)
     return value
 
 
-def _view(session: Session, filters: MarketFilters) -> tuple[MarketView, str]:
+def _view(session: Session, filters: MarketFilters, now: datetime) -> tuple[MarketView, str]:
     snapshot = perf_repo.get_snapshot(session, SNAPSHOT)
-    # A snapshot is used only while no transaction was stored after it (new filings raise the max id).
-    if snapshot and snapshot.get("max_transaction_id") == market_repo.max_transaction_id(session):
-        stored = snapshot.get("views", {}).get(f"{filters.freq.value}:{int(filters.discretionary)}")
-        if stored:
+    stored = (snapshot or {}).get("views", {}).get(f"{filters.freq.value}:{int(filters.discretionary)}")
+    if snapshot and stored:
+        # Current while no transaction was stored after it (new filings raise the max id).
+        if snapshot.get("max_transaction_id") == market_repo.max_transaction_id(session):
             return MarketView.model_validate(stored), "snapshot"
+        built = datetime.fromisoformat(snapshot.get("computed_at", "1970-01-01T00:00:00+00:00"))
+        if now - built < SNAPSHOT_MAX_AGE:
+            return MarketView.model_validate(stored), "snapshot_behind"
     return compute_view(session, filters.freq, filters.discretionary), "live"
 
 
 def build_market_page(session: Session, filters: MarketFilters, *, today: date | None = None) -> MarketPage:
     """The /market page (and /api/market): ratios over time, the current value in context, by sector."""
-    view, source = _view(session, filters)
+    now = datetime.now(UTC)
+    view, source = _view(session, filters, now)
     current = view.points[-1] if view.points else None
-    today = today or datetime.now(UTC).date()
+    today = today or now.date()
     partial = False
     if current is not None:
         week = filters.freq is MarketFreq.week

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, update
@@ -146,3 +147,22 @@ class TestMarketRatios:
     def test_display_range_keeps_percentiles_from_all_history(self, loaded: Engine) -> None:
         points = _points(loaded, freq=MarketFreq.week, **{"from": W2})
         assert list(points) == [W2]
+
+
+class TestSnapshotAge:
+    # Last in the module: it adds a filing to the shared data.
+    def test_young_snapshot_is_served_behind_new_filings(self, loaded: Engine, tmp_path: Path) -> None:
+        with session_scope(loaded, write=True) as s:
+            market_service.refresh_snapshot(s)
+        name, data = _filing(9, DAVE, X, [Tx(trade_date="2024-03-14", shares="10", price="11.00")])
+        (tmp_path / name).write_bytes(data)
+        assert ingest_files([tmp_path / name], engine=loaded, max_bytes=5_000_000).rejected == 0
+        with session_scope(loaded) as s:
+            page = market_service.build_market_page(s, MarketFilters(freq=MarketFreq.week))
+        assert page.source == "snapshot_behind"
+        assert {p.period: p for p in page.view.points}[W2].buy_pairs == 1  # DAVE-X not in it yet
+        with session_scope(loaded, write=True) as s:
+            market_service.refresh_snapshot(s)
+            page = market_service.build_market_page(s, MarketFilters(freq=MarketFreq.week))
+        assert page.source == "snapshot"
+        assert {p.period: p for p in page.view.points}[W2].buy_pairs == 2
