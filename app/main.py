@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import BadParameterError, NotFoundError
-from app.web import api, clusters, clusters_api, health, pages, status, ticker, ticker_api
+from app.web import admin, api, clusters, clusters_api, health, pages, status, ticker, ticker_api
 from app.web.performance import router as performance_router
 from app.web.performance_api import router as performance_api_router
 from app.web.security import SecurityHeadersMiddleware
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(performance_router)
     app.include_router(ticker_api.router)
     app.include_router(ticker.router)
+    app.include_router(admin.router)
     _register_error_handlers(app)
     return app
 
