@@ -26,24 +26,14 @@ LIBXML2_MAX_DEPTH = 256
 
 # Encodings a filing may declare. Anything else (UTF-7, EBCDIC, UTF-32, …) could hide markup such as
 # "<!DOCTYPE" from the byte-level checks below, so it is refused rather than handed to iconv.
-_ALLOWED_ENCODINGS = frozenset(
-    {
-        "utf-8",
-        "utf8",
-        "us-ascii",
-        "ascii",
-        "iso-8859-1",
-        "iso8859-1",
-        "latin-1",
-        "latin1",
-        "iso-8859-15",
-        "windows-1252",
-        "cp1252",
-        "utf-16",
-        "utf-16le",
-        "utf-16be",
-    }
-)
+# A real UTF-16 document is transcoded to UTF-8 (and its declaration rewritten) before any check, so a
+# UTF-16 label left on 8-bit bytes is a lie and is refused too.
+# fmt: off
+_ALLOWED_ENCODINGS = frozenset({
+    "utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "iso8859-1", "latin-1", "latin1", "iso-8859-15",
+    "windows-1252", "cp1252",
+})
+# fmt: on
 _DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 _DECL = re.compile(rb"^<\?xml[^>]*\?>")
 _UTF8 = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})

@@ -79,7 +79,7 @@ class TestEntitiesAndDtds:
         with pytest.raises(Form4ParseError, match="DOCTYPE/ENTITY"):
             safe_xml.parse(data.encode("utf-16"))
 
-    @pytest.mark.parametrize("encoding", ["UTF-7", "EBCDIC-US", "UTF-32", "klingon"])
+    @pytest.mark.parametrize("encoding", ["UTF-7", "EBCDIC-US", "UTF-32", "UTF-16", "klingon"])
     def test_unsupported_encodings_rejected(self, encoding: str) -> None:
         data = f'<?xml version="1.0" encoding="{encoding}"?><ownershipDocument/>'.encode()
         with pytest.raises(Form4ParseError, match=f"unsupported XML encoding '{encoding.lower()}'"):
