@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from enum import Enum
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -91,7 +92,8 @@ def _register_error_handlers(app: FastAPI) -> None:
             allowed = _allowed(request, param)
             problems.append(f"{param}: {e.get('msg')}" + (f" (allowed: {allowed})" if allowed else ""))
         if _wants_json(request):
-            return JSONResponse({"detail": exc.errors()}, status_code=422)
+            # jsonable_encoder: a validator's ValueError sits in the error's ctx and is not JSON.
+            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
         return _error(request, 422, "Bad parameter", "; ".join(problems))
 
     @app.exception_handler(404)
