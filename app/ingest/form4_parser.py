@@ -188,7 +188,11 @@ def parse(
             reason = sgml.sniff_error_page(xml)
             name = etree.QName(tag).localname if isinstance(tag, str) else "?"
             raise Form4ParseError(reason or f"root element is <{name}>, not <ownershipDocument>")
-    return _document(root, xml, header, accession, warnings)
+    try:
+        return _document(root, xml, header, accession, warnings)
+    except UnicodeDecodeError as exc:
+        # Defence in depth: recover mode can leave bytes lxml cannot decode when a text is read.
+        raise Form4ParseError(f"undecodable text in the document after XML recovery: {exc.reason}") from None
 
 
 def normalize_ticker(raw: str | None) -> str | None:

@@ -42,6 +42,7 @@ _DTD_MARKUP = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", r
 # "&" not starting a well-formed reference: filers type "AT&T" and "Smith & Co" unescaped (parser-anchors A6).
 _BARE_AMP = re.compile(rb"&(?!(?:[A-Za-z_][\w.-]*|#[0-9]+|#x[0-9A-Fa-f]+);)")
 _NAMED_REF = re.compile(rb"&([A-Za-z_][\w.-]*);")
+_CHAR_REF = re.compile(rb"&#(?:x([0-9A-Fa-f]{1,8})|([0-9]{1,10}));")
 _XML_ENTITIES = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
 _ROOT_NAME = re.compile(rb"<([A-Za-z_][\w.:-]*)")
 
@@ -231,6 +232,8 @@ def _repair(
     reason = exc.msg or str(exc)
     if not recover:
         raise Form4ParseError(f"malformed XML: {reason}")
+    # Recover mode would keep a bad character reference as undecodable bytes: replace those first.
+    data = _fix_char_refs(data, warnings) or data
     # A cut-off download must not pass as a shorter filing: recover mode would happily close the
     # open elements and return a tree missing every row after the cut.
     match = _ROOT_NAME.search(data, 5 if data[:5] == b"<?xml" else 0)
@@ -248,8 +251,39 @@ def _repair(
     return root, data
 
 
+def _valid_xml_char(code: int) -> bool:
+    # The XML 1.0 Char production: no C0 controls but tab/LF/CR, no surrogates, no U+FFFE/U+FFFF.
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+def _fix_char_refs(data: bytes, warnings: list[str]) -> bytes | None:
+    """Replace character references to non-characters (e.g. a lone surrogate &#xD800;) with U+FFFD."""
+    # libxml2 rejects them; its recover mode keeps them as invalid UTF-8 that lxml cannot decode later.
+    if b"&#" not in data:
+        return None
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+        return match.group(0) if _valid_xml_char(code) else b"&#xFFFD;"
+
+    fixed = _CHAR_REF.sub(replace, data)
+    if fixed == data:
+        return None
+    warnings.append("replaced invalid character references with U+FFFD")
+    return fixed
+
+
 def _fix(data: bytes, message: str, warnings: list[str]) -> bytes | None:
     """Return data with the one repair this lxml error calls for, or None when none applies."""
+    if "CharRef" in message:
+        fixed = _fix_char_refs(data, warnings)
+        if fixed is not None:
+            return fixed
     if "EntityRef" in message or "xmlParseEntityRef" in message or "xmlParseCharRef" in message:
         fixed = _BARE_AMP.sub(b"&amp;", data)
         if fixed != data:

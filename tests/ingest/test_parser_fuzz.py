@@ -90,6 +90,9 @@ def test_garbage_insertion(doc: bytes, data: st.DataObject) -> None:
                     b"\xff\xfe",
                     b"\x00",
                     b"<?xml version='1.0'?>",
+                    b"&#xD800;",
+                    b"&#1;",
+                    b"&#x110000;",
                 ]
             ),
         )

@@ -161,6 +161,27 @@ class TestBrokenMarkup:
         assert result.root.findtext("n") == "caf\u00e9\u00a0bar &bogus;"
         assert result.warnings == ["replaced undefined HTML entities with character references"]
 
+    @pytest.mark.parametrize(
+        "reference",
+        [
+            pytest.param(b"&#xD800;", id="high-surrogate-hex"),
+            pytest.param(b"&#57343;", id="low-surrogate-decimal"),
+            pytest.param(b"&#1;", id="control-character"),
+            pytest.param(b"&#xFFFE;", id="non-character"),
+            pytest.param(b"&#x110000;", id="beyond-unicode"),
+        ],
+    )
+    def test_invalid_character_references_become_replacement_characters(self, reference: bytes) -> None:
+        result = safe_xml.parse(b"<r><n>a" + reference + b"b &#233; &#x1F600;</n></r>")
+        assert result.root.findtext("n") == "a\ufffdb \u00e9 \U0001f600"
+        assert result.warnings == ["replaced invalid character references with U+FFFD"]
+
+    def test_invalid_character_reference_with_another_repair(self) -> None:
+        result = safe_xml.parse(b"<r><t ativeTable><n>&#xD800;</n></t></r>")
+        assert result.root.findtext("t/n") == "\ufffd"
+        assert result.warnings[0] == "replaced invalid character references with U+FFFD"
+        assert result.warnings[1].startswith("recovered malformed XML")
+
     def test_mangled_attribute_recovered(self) -> None:
         result = safe_xml.parse(b"<r><t ativeTable><x>1</x></t></r>")
         assert result.root.findtext("t/x") == "1"
