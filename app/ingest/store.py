@@ -302,7 +302,7 @@ def filing_rows(
         }
         for i, o in enumerate(_unique_owners(doc))
     ]
-    transactions = [_transaction_row(doc, tx) for tx in doc.transactions]
+    transactions = [_transaction_row(doc, tx, known.at) for tx in doc.transactions]
     holdings = [
         {
             "accession": doc.accession,
@@ -353,11 +353,12 @@ def _unique_owners(doc: ParsedForm4) -> list[Any]:
     return out
 
 
-def _transaction_row(doc: ParsedForm4, tx: ParsedTransaction) -> dict[str, Any]:
+def _transaction_row(doc: ParsedForm4, tx: ParsedTransaction, known_at: datetime | None) -> dict[str, Any]:
     price, price_source = effective_price(tx)
     value = (tx.shares * price).quantize(Decimal("0.000001")) if tx.shares is not None and price else None
     row: dict[str, Any] = {
         "accession": doc.accession,
+        "known_at": known_at,
         "tx_table": tx.table,
         "doc_index": tx.index,
         "issuer_cik": doc.issuer.cik,

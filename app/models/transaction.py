@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,11 +15,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-from app.models.types import Money, Price, Shares
+from app.models.types import Money, Price, Shares, UTCDateTime
 
 
 class InsiderTransaction(Base):
@@ -31,6 +32,13 @@ class InsiderTransaction(Base):
         Index("ix_insider_transaction_eligible_date", "is_eligible_purchase", "transaction_date"),
         Index("ix_insider_transaction_issuer_date", "issuer_cik", "transaction_date"),
         Index("ix_insider_transaction_code_date", "code", "transaction_date"),
+        # The screener reads eligible purchases by filing time: a partial index on the copy below.
+        Index(
+            "ix_insider_transaction_eligible_known_at",
+            "known_at",
+            postgresql_where=text("is_eligible_purchase"),
+            sqlite_where=text("is_eligible_purchase"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(
@@ -71,6 +79,8 @@ class InsiderTransaction(Base):
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     is_10b5_1: Mapped[bool | None] = mapped_column(Boolean)
     superseded_by: Mapped[str | None] = mapped_column(String(20))
+    # The filing's known_at, copied here so window queries need no join (a filing's known_at is fixed).
+    known_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # DESIGN §2 "eligible purchase", kept current when an amendment supersedes the row.
     is_eligible_purchase: Mapped[bool] = mapped_column(Boolean, default=False)
 

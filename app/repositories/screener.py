@@ -37,13 +37,14 @@ WINDOW_COLUMNS = (
 
 def purchases_known_between(session: Session, since: datetime, until: datetime | None) -> list[Any]:
     """Eligible purchases whose filing became known in [since, until)."""
+    # Filter on the row's copy of known_at so the partial index (eligible rows only) drives the plan.
     stmt = (
         select(*WINDOW_COLUMNS)
         .join(Filing, Filing.accession == InsiderTransaction.accession)
-        .where(Filing.known_at >= since, InsiderTransaction.is_eligible_purchase.is_(True))
+        .where(InsiderTransaction.known_at >= since, InsiderTransaction.is_eligible_purchase)
     )
     if until is not None:
-        stmt = stmt.where(Filing.known_at < until)
+        stmt = stmt.where(InsiderTransaction.known_at < until)
     return list(session.execute(stmt))
 
 
