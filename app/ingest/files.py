@@ -90,15 +90,20 @@ def ingest_files(
 ) -> IngestReport:
     """Parse and store every document; a bad one is recorded with its reason and the run goes on."""
     report = IngestReport()
+    unchanged_issuers: set[str] = set()
     for path, outcome, detail in _ingest_iter(expand_paths(paths), engine=engine, max_bytes=max_bytes):
         report.add(outcome)
         if outcome == "rejected":
             report.rejections.append((str(path), detail))
         elif outcome in ("stored", "updated"):
             report.touched_issuers.add(detail)
+        else:
+            unchanged_issuers.add(detail)
         if on_progress:
             on_progress(path, outcome)
-    refresh_clusters(engine, report.touched_issuers)
+    # Unchanged issuers too: a run killed between storing and this refresh left their clusters stale,
+    # and the rerun finds their filings already stored (same rule as the backfill's resumable refresh).
+    refresh_clusters(engine, report.touched_issuers | unchanged_issuers)
     return report
 
 

@@ -146,6 +146,10 @@ def _ingest_one(client: EdgarClient, engine: Engine, ref: FilingRef, report: Pip
     except (EdgarNotFound, EdgarFetchError, Form4ParseError) as exc:
         if isinstance(exc, EdgarFetchError) and not isinstance(exc, EdgarNotFound):
             report.fetch_errors += 1
+        if isinstance(exc, Form4ParseError):
+            # A 200 body that does not parse may be a substituted error page or a cut-off transfer;
+            # the archive cache must not keep it forever, or a retry could never heal the filing.
+            client.forget(url)
         reason = f"not found: {url}" if isinstance(exc, EdgarNotFound) else str(exc)
         _record_error(engine, ref.accession, url, stage, reason)
         report.failed += 1

@@ -200,6 +200,12 @@ class EdgarClient:
             _atomic_write(path, body)
             return body
 
+    def forget(self, url: str) -> None:
+        """Drop the cached copy of an archive document so the next get_bytes fetches it again."""
+        rel = self.urls.archive_cache_path(url)
+        if rel is not None:
+            (self._cache_dir / "edgar" / rel).unlink(missing_ok=True)
+
     def get_text(self, url: str, *, attempts: int | None = None) -> str:
         """GET `url` and decode it (UTF-8, falling back to Latin-1 as older EDGAR files use)."""
         body = self.get_bytes(url, attempts=attempts)
