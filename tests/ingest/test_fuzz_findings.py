@@ -1,8 +1,7 @@
 """Regression tests for what the long parser fuzz run (bench/fuzz/fuzz_parser.py) found.
 
 Each input must end in a ParsedForm4 or a Form4ParseError with a reason, and an ingest run must go on
-past it. Cases marked xfail are open findings reported to the parser owner; strict xfail turns the
-suite red once they are fixed, so the marker is removed with the fix.
+past it.
 """
 
 from __future__ import annotations
@@ -22,8 +21,9 @@ from tests.factories import Doc, Owner, Tx, form4_xml
 GOOD = form4_xml(Doc(owners=[Owner("0000000101", "JANE DOE")], transactions=[Tx()], remarks="ok"))
 
 # Finding 1 (hypothesis run, stacked insertion): a character reference to a UTF-16 surrogate is not
-# well-formed; lxml's recover mode keeps it as invalid UTF-8 and reading the element's text then raises
-# UnicodeDecodeError out of the parser (and out of ingest_files / the EDGAR pipeline, which stop).
+# well-formed; lxml's recover mode kept it as invalid UTF-8 and reading the element's text raised
+# UnicodeDecodeError out of the parser (and out of ingest_files / the EDGAR pipeline, which stopped).
+# Fixed in safe_xml (7f2718a): such references become U+FFFD.
 SURROGATE_REFS = [
     pytest.param(GOOD.replace(b"2024-03-04</value>", b"2024-03-04&#xD800;</value>", 1), id="hex-in-date"),
     pytest.param(GOOD.replace(b"JANE DOE", b"JANE &#55296;DOE"), id="decimal-in-name"),
@@ -42,14 +42,6 @@ def _parse_or_reason(data: bytes) -> ParsedForm4 | str:
         return str(exc)
 
 
-OPEN = pytest.mark.xfail(
-    raises=UnicodeDecodeError,
-    strict=True,
-    reason="open finding: surrogate character references survive lxml recover mode (safe_xml)",
-)
-
-
-@OPEN
 @pytest.mark.parametrize("data", SURROGATE_REFS)
 def test_surrogate_character_reference_is_refused_or_replaced(data: bytes) -> None:
     result = _parse_or_reason(data)
@@ -59,7 +51,6 @@ def test_surrogate_character_reference_is_refused_or_replaced(data: bytes) -> No
         to_canonical_dict(result)  # every text field readable
 
 
-@OPEN
 def test_ingest_goes_on_past_a_surrogate_reference(clean_engine: Engine, tmp_path: Path) -> None:
     bad = tmp_path / "0000000101-24-000001.xml"
     bad.write_bytes(SURROGATE_REFS[0].values[0])
