@@ -70,7 +70,18 @@ class Oracle:
         elapsed = time.process_time() - started
         self.slowest = max(self.slowest, elapsed)
         if elapsed > SLOW_S:
-            self._finding(data, f"slow: {elapsed:.2f} s")
+            # A garbage-collection pause can land on any input: only a repeatably slow one counts.
+            elapsed = min(elapsed, *(self._time(data) for _ in range(2)))
+            if elapsed > SLOW_S:
+                self._finding(data, f"slow: {elapsed:.2f} s CPU")
+
+    def _time(self, data: bytes) -> float:
+        started = time.process_time()
+        try:
+            self._parse(data)
+        except Exception:  # outcome already recorded; only the time matters here
+            pass
+        return time.process_time() - started
 
     def _finding(self, data: bytes, problem: str) -> None:
         sha = hashlib.sha256(data).hexdigest()[:16]
