@@ -68,12 +68,24 @@ def parse_file(path: Path, *, max_bytes: int) -> ParsedForm4:
     if size > max_bytes:
         raise Form4ParseError(f"document is {size} bytes, over the {max_bytes}-byte limit")
     data = path.read_bytes()
-    doc = form4_parser.parse(data, accession=accession_from_name(path), max_bytes=max_bytes)
+    doc = parse_guarded(data, accession=accession_from_name(path), max_bytes=max_bytes)
     if not doc.accession:
         # A bare XML with no accession in its name (a saved primary document): give it a stable local
         # identity from its content so it can be stored, re-ingested idempotently and told apart.
         doc.accession = local_accession(doc.xml)
     return doc
+
+
+def parse_guarded(data: bytes, *, accession: str | None, max_bytes: int) -> ParsedForm4:
+    """form4_parser.parse, with any other exception (a parser bug) turned into a Form4ParseError."""
+    try:
+        return form4_parser.parse(data, accession=accession, max_bytes=max_bytes)
+    except Form4ParseError:
+        raise
+    except Exception as exc:
+        # One document that trips a parser bug must not stop a run over thousands: it is refused,
+        # recorded with this reason (shown on /status) and the run goes on.
+        raise Form4ParseError(f"parser failure, please report: {type(exc).__name__}: {exc}") from exc
 
 
 def local_accession(xml: bytes) -> str:

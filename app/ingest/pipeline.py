@@ -17,8 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.db import session_scope
 from app.errors import EdgarBlockedError, EdgarFetchError, EdgarNotFound
-from app.ingest import form4_parser
-from app.ingest.files import store_with_retry
+from app.ingest.files import parse_guarded, store_with_retry
 from app.ingest.sec_client import EdgarClient
 from app.repositories import filings as filings_repo
 from app.repositories import ops as ops_repo
@@ -136,7 +135,7 @@ def _ingest_one(client: EdgarClient, engine: Engine, ref: FilingRef, report: Pip
         report.fetched += 1
         body = client.get_bytes(url)
         stage = "parse"
-        doc = form4_parser.parse(body, accession=ref.accession, max_bytes=client.settings.max_document_bytes)
+        doc = parse_guarded(body, accession=ref.accession, max_bytes=client.settings.max_document_bytes)
         stage = "store"
         outcome = store_with_retry(engine, doc, source="submission", source_ref=url)
     except EdgarBlockedError as exc:
