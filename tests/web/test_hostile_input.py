@@ -13,6 +13,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -271,7 +272,9 @@ def _asgi_get(app: FastAPI, raw_path: str) -> tuple[int, bytes]:
         await app(scope, receive, send)
 
     done: asyncio.Event
-    asyncio.run(call())
+    # A thread of its own: the browser tests' Playwright keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, call()).result(timeout=60)
     return status, bytes(body)
 
 
