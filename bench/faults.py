@@ -3,6 +3,7 @@ same database state as an undisturbed run, with the interruption visible on /sta
 
     .venv/bin/python bench/faults.py                      # both scenarios, 300 filings each
     .venv/bin/python bench/faults.py --scenario poll --filings 500 --pg-version 15
+    .venv/bin/python bench/faults.py --cluster faults --port 5433   # a dedicated cluster, see below
 
 Scenarios (each against its own pair of databases, clusterbuy_faults_ref / clusterbuy_faults):
   poll   `clusterbuy jobs run edgar.poll_current` over a local EDGAR server (tests/edgar_server.py) whose
@@ -10,8 +11,11 @@ Scenarios (each against its own pair of databases, clusterbuy_faults_ref / clust
          is run again.
   files  `clusterbuy ingest-files` over a folder of the same filings; restart, rerun.
 
-The restart (`pg_ctlcluster --skip-systemctl-redirect VERSION main restart`) drops every connection on
-the server, other people's included: the script lists other active sessions and stops unless --yes.
+The restart (`pg_ctlcluster --skip-systemctl-redirect VERSION CLUSTER restart`) drops every connection on
+that server, other people's included: the script lists other sessions and stops unless --yes. On a
+shared machine, restart a dedicated cluster instead:
+    pg_createcluster 15 faults -p 5433 -- --auth=trust && pg_ctlcluster 15 faults start
+    ...; pg_dropcluster --stop 15 faults
 Never run from pytest. Compared with tests/stable_dump.py, skipping job_run and ingest_checkpoint
 (run bookkeeping that differs by design).
 """
@@ -41,7 +45,7 @@ from tests.edgar_server import EdgarServer  # noqa: E402
 from tests.ingest.mirror import MirrorFiling, document, feed_xml  # noqa: E402
 from tests.stable_dump import stable_dump  # noqa: E402
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"  # --port changes it
 SKIP = frozenset({"job_run", "ingest_checkpoint"})
 USER_AGENT = "Clusterbuy fault bench bench@example.com"
 
@@ -103,14 +107,14 @@ def other_sessions(own: set[str]) -> list[str]:
     return [f"{db} ({state}: {n})" for db, state, n in rows if db not in own]
 
 
-def restart_postgres(version: str) -> float:
-    """Restart the cluster; return how long PostgreSQL was unavailable (seconds)."""
+def restart_postgres(version: str, cluster: str, port: int) -> float:
+    """Restart the cluster; return how long the restart took (seconds)."""
     started = time.perf_counter()
     subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True, timeout=120
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, "restart"], check=True, timeout=120
     )
     for _ in range(120):
-        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode == 0:
+        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", str(port), "-q"]).returncode == 0:
             break
         time.sleep(0.25)
     return time.perf_counter() - started
@@ -156,7 +160,7 @@ def status_runs(url: str) -> list[dict[str, Any]]:
     return [job for job in page.get("jobs", []) if job.get("last_outcome")]
 
 
-def run_scenario(scenario: str, n: int, version: str | None, work: Path) -> bool:
+def run_scenario(scenario: str, n: int, restart: tuple[str, str, int] | None, work: Path) -> bool:
     """Reference run, faulted run with a restart, rerun; print the diff; True when it is empty."""
     print(f"\n== {scenario}: {n} filings", flush=True)
     items = filings(n)
@@ -193,7 +197,7 @@ def run_scenario(scenario: str, n: int, version: str | None, work: Path) -> bool
                 raise SystemExit("the ingest ended before the restart: raise --filings")
             time.sleep(0.05)
         at_restart = count(engine)
-        down = restart_postgres(version) if version else 0.0
+        down = restart_postgres(*restart) if restart else 0.0
         out, err = proc.communicate(timeout=600)
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
         print(
@@ -234,9 +238,13 @@ def main() -> None:
     ap.add_argument("--scenario", choices=["poll", "files", "all"], default="all")
     ap.add_argument("--filings", type=int, default=300)
     ap.add_argument("--pg-version", default="15")
+    ap.add_argument("--cluster", default="main", help="pg_ctlcluster cluster name (e.g. a dedicated one)")
+    ap.add_argument("--port", type=int, default=5432, help="that cluster's port")
     ap.add_argument("--yes", action="store_true", help="restart even if other sessions are active")
     ap.add_argument("--no-restart", action="store_true", help="check the harness without restarting")
     args = ap.parse_args()
+    global ADMIN_URL
+    ADMIN_URL = f"postgresql+psycopg://postgres@127.0.0.1:{args.port}/postgres"
     others = other_sessions({"clusterbuy_faults", "clusterbuy_faults_ref"})
     if others and not args.yes and not args.no_restart:
         raise SystemExit(
@@ -246,8 +254,8 @@ def main() -> None:
     ok = True
     try:
         for scenario in ["poll", "files"] if args.scenario == "all" else [args.scenario]:
-            version = None if args.no_restart else args.pg_version
-            ok = run_scenario(scenario, args.filings, version, work) and ok
+            restart = None if args.no_restart else (args.pg_version, args.cluster, args.port)
+            ok = run_scenario(scenario, args.filings, restart, work) and ok
     finally:
         shutil.rmtree(work, ignore_errors=True)
         admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")

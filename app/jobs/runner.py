@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from app.config import MissingUserAgentError, Settings
 from app.db import session_scope
@@ -21,6 +22,10 @@ from app.jobs.tasks import JobContext
 from app.repositories import ops as ops_repo
 
 log = logging.getLogger(__name__)
+
+# Waits before retrying to record a run's outcome: a PostgreSQL restart takes a few seconds, and a row
+# left `running` by a run that has ended would show on /status as still going.
+FINISH_RETRY_DELAYS_S: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 
 @dataclass(frozen=True)
@@ -62,15 +67,21 @@ def run_job(name: str, *, settings: Settings, engine: Engine) -> JobResult:
         log.exception("job %s failed", name)
         outcome, message = "error", f"{type(exc).__name__}: {exc}"
     duration = time.perf_counter() - t0
-    with session_scope(engine, write=True) as session:
-        ops_repo.finish_job_run(
-            session,
-            run_id,
-            outcome=outcome,
-            message=message[:4000] if message else None,
-            stats=stats,
-            now=datetime.now(UTC),
-        )
+    _finish(engine, run_id, outcome=outcome, message=message[:4000] if message else None, stats=stats)
     level = logging.INFO if outcome == "ok" else logging.WARNING
     log.log(level, "job %s %s in %.1fs: %s %s", name, outcome, duration, message or "", stats)
     return JobResult(name, run_id, outcome, message, stats, duration)
+
+
+def _finish(engine: Engine, run_id: int, **values: Any) -> None:
+    """Close the JobRun row, waiting out a short database outage instead of leaving it `running`."""
+    for delay in (*FINISH_RETRY_DELAYS_S, None):
+        try:
+            with session_scope(engine, write=True) as session:
+                ops_repo.finish_job_run(session, run_id, now=datetime.now(UTC), **values)
+            return
+        except OperationalError:
+            if delay is None:
+                raise
+            log.warning("cannot record job run %d (database unavailable); retrying in %.1f s", run_id, delay)
+            time.sleep(delay)
