@@ -3,6 +3,7 @@ rule (N=3, W=14) incrementally per issuer, and compute any other rule on request
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -211,7 +212,7 @@ def _store(
             {
                 "cluster_id": r.cluster_id,
                 "transaction_id": m.transaction_id,
-                "buyer_key": "+".join(m.buyer),
+                "buyer_key": buyer_key(m.buyer),
                 "duplicate_of": m.duplicate_of,
                 "known_at": m.known_at,
             }
@@ -221,3 +222,16 @@ def _store(
     clusters_repo.replace_issuer_clusters(
         session, issuer_ciks=issuer_ciks, clusters=clusters, members=members, aliases=aliases
     )
+
+
+BUYER_KEY_MAX = 200  # ClusterMember.buyer_key column width
+
+
+def buyer_key(owner_ciks: Sequence[str]) -> str:
+    """The "+"-joined owner CIKs of a buyer; a very long chain keeps its head and a digest of the whole."""
+    key = "+".join(owner_ciks)
+    if len(key) <= BUYER_KEY_MAX:
+        return key
+    # Twenty-odd entities filing one block separately are one buyer (DESIGN §2): still one stable key.
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return f"{key[: BUYER_KEY_MAX - len(digest) - 2]}+#{digest}"

@@ -326,3 +326,30 @@ def test_catalogue_reasons(case: Hostile) -> None:
 
     with pytest.raises(Form4ParseError, match=case.reason):
         parse(case.build("http://127.0.0.1:9"), max_bytes=LIMIT)
+
+
+def test_a_long_ownership_chain_still_clusters(clean_engine: Engine, tmp_path: Path) -> None:
+    """25 entities filing one identical block separately are one buyer (DESIGN §2); its key outgrew the
+    200-character column and the cluster refresh failed on PostgreSQL on every rerun (bench/load.py)."""
+    from app.models import Cluster, ClusterMember
+
+    for i in range(27):
+        accession = f"{1000 + i:010d}-24-000001"
+        data = _envelope(
+            form4_xml(
+                Doc(
+                    owners=[Owner(f"{1000 + i:010d}", f"FUND ENTITY {i}", ten_percent=True)],
+                    transactions=[Tx(shares="5000" if i < 25 else str(100 + i))],  # 2 more buyers
+                )
+            ),
+            accession,
+        )
+        (tmp_path / f"{accession}.txt").write_bytes(data)
+    report = ingest_files([tmp_path], engine=clean_engine, max_bytes=LIMIT)
+    assert report.stored == 27
+    with session_scope(clean_engine) as s:
+        (cluster,) = s.scalars(select(Cluster))
+        keys = set(s.scalars(select(ClusterMember.buyer_key)))
+    assert cluster.n_buyers == 3
+    assert len(keys) == 3
+    assert max(len(k) for k in keys) <= 200
