@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -139,7 +140,8 @@ class Ingester(threading.Thread):
                 owners=[Owner(f"{owner:010d}", f"LOAD OWNER {owner % 5000}", director=True)],
                 trade_date=trade.isoformat(),
                 shares=str(100 + n % 900),
-                price="25.00",
+                # Prices vary so that separate filings rarely share a block (an "ownership chain").
+                price=f"{20 + n % 997 / 100:.2f}",
                 issuer_cik=f"{issuer:010d}",
                 ticker=f"LD{issuer % 100:02d}",
             )
@@ -169,9 +171,16 @@ def cleanup(url: str) -> None:
 
 
 # --- the run ----------------------------------------------------------------------------------------------
-def wait_ready(base: str, timeout: float = 60.0) -> None:
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def wait_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"clusterbuy serve exited with {server.returncode}")
         try:
             with urllib.request.urlopen(f"{base}/readyz", timeout=2) as resp:
                 if resp.status == 200:
@@ -200,7 +209,7 @@ def dashboard_ticker(url: str, requested: str | None) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default=DEFAULT_URL, help="PostgreSQL URL of the generated data set")
-    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--port", type=int, default=8791)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
@@ -227,6 +236,8 @@ def main() -> None:
         ("api screener", "/api/screener"),
     ]
     base = f"http://127.0.0.1:{args.port}"
+    if not port_is_free(args.port):
+        sys.exit(f"port {args.port} is in use: pass --port")
     env = {**os.environ, "DATABASE_URL": args.url, "LOG_LEVEL": "WARNING"}
     server_cmd = [
         str(ROOT / ".venv" / "bin" / "clusterbuy"),
@@ -244,7 +255,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="load-ingest-"))
     results: list[WrkResult] = []
     try:
-        wait_ready(base)
+        wait_ready(base, server)
         if not args.no_ingest:
             ingester = Ingester(args.url, tmp, args.batch)
             ingester.start()
