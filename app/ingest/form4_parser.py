@@ -186,7 +186,9 @@ def parse(
             warnings.append("ignored the XML namespace on ownershipDocument")
         else:
             reason = sgml.sniff_error_page(xml)
-            name = etree.QName(tag).localname if isinstance(tag, str) else "?"
+            # Not etree.QName: recover mode keeps names it cannot validate (`<a:b>` with an undeclared
+            # prefix), and QName raises ValueError on them.
+            name = tag.rpartition("}")[2][:100] if isinstance(tag, str) else "?"
             raise Form4ParseError(reason or f"root element is <{name}>, not <ownershipDocument>")
     try:
         return _document(root, xml, header, accession, warnings)
@@ -793,5 +795,11 @@ def _strip_namespaces(root: etree._Element) -> None:
     for el in root.iter():
         tag = el.tag
         if isinstance(tag, str) and tag[:1] == "{":
-            el.tag = tag.split("}", 1)[1]
+            try:
+                el.tag = tag.split("}", 1)[1]
+            except ValueError:
+                # Recover mode keeps malformed qualified names (`<b:>`, `<:/x>`) that lxml refuses to
+                # set back. Such an element keeps its namespace: like any unknown element it matches no
+                # field, and its text still counts where text is gathered whole (remarks, footnotes).
+                pass
     etree.cleanup_namespaces(root)
