@@ -38,9 +38,28 @@ class JobResult:
     duration_s: float
 
 
+# The message of a run whose process ended (SIGKILL, OOM, power loss) before it could record an outcome.
+ENDED_MESSAGE = "process ended during the run"
+
+
 def process_label() -> str:
     """Identify this process in JobRun.host and the leader record: host:pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_ended(label: str | None) -> bool:
+    """Tell whether the process a process_label() names is known to be gone: it ran on this host and
+    its pid no longer exists. A process on another host cannot be checked from here: False."""
+    host, _, pid = (label or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: existence check only
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: it exists under another user
+        return False
+    return False
 
 
 def run_job(name: str, *, settings: Settings, engine: Engine) -> JobResult:
@@ -49,6 +68,10 @@ def run_job(name: str, *, settings: Settings, engine: Engine) -> JobResult:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     with session_scope(engine, write=True) as session:
+        # An earlier run of this job whose process was killed on this host never recorded an outcome.
+        ended = [r.id for r in ops_repo.running_job_runs(session, job_name=name) if process_ended(r.host)]
+        if ended:
+            ops_repo.interrupt_running(session, now=started, message=ENDED_MESSAGE, run_ids=ended)
         run_id = ops_repo.start_job_run(session, job_name=name, now=started, host=process_label())
     stats: dict[str, Any] = {}
     message: str | None = None

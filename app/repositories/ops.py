@@ -80,14 +80,22 @@ def finish_job_run(
     )
 
 
-def interrupt_running(session: Session, *, now: datetime, message: str) -> int:
-    """Mark runs left `running` (their process died) as interrupted; return how many."""
-    result = session.execute(
-        update(JobRun)
-        .where(JobRun.outcome == "running")
-        .values(outcome="interrupted", message=message, finished_at=now)
-    )
+def interrupt_running(
+    session: Session, *, now: datetime, message: str, run_ids: Sequence[int] | None = None
+) -> int:
+    """Mark runs left `running` (their process died), all or those in `run_ids`, as interrupted;
+    return how many."""
+    stmt = update(JobRun).where(JobRun.outcome == "running")
+    if run_ids is not None:
+        stmt = stmt.where(JobRun.id.in_(list(run_ids)))
+    result = session.execute(stmt.values(outcome="interrupted", message=message, finished_at=now))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def running_job_runs(session: Session, *, job_name: str) -> list[JobRun]:
+    """Return the runs of `job_name` still marked `running`, oldest first."""
+    stmt = select(JobRun).where(JobRun.job_name == job_name, JobRun.outcome == "running")
+    return list(session.scalars(stmt.order_by(JobRun.id)))
 
 
 def last_job_runs(session: Session, names: Sequence[str]) -> dict[str, JobRun]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.ingest.pipeline import EDGAR_HEALTH
 from app.jobs.registry import JOBS
+from app.jobs.runner import ENDED_MESSAGE, process_ended
 from app.jobs.scheduler import LEADER_CHECKPOINT
 from app.repositories import filings as filings_repo
 from app.repositories import ops as ops_repo
@@ -46,14 +47,18 @@ def build_status(
             last_duration_s=(run.finished_at - run.started_at).total_seconds()
             if run and run.finished_at
             else None,
-            last_outcome=run.outcome if run else None,
-            last_message=run.message if run else None,
+            last_outcome=("interrupted" if ended else run.outcome) if run else None,
+            last_message=f"{ENDED_MESSAGE} ({run.host}); no outcome was recorded"
+            if run and ended
+            else (run.message if run else None),
             last_stats=dict(run.stats or {}) if run else {},
             last_ok_at=last_ok[name].started_at if name in last_ok else None,
             next_run_at=spec.next_run(now),
         )
         for name, spec in JOBS.items()
         for run in (last.get(name),)
+        # A run still `running` whose process is gone (SIGKILL of `clusterbuy jobs run`) has ended.
+        for ended in (run is not None and run.outcome == "running" and process_ended(run.host),)
     ]
     newest = filings_repo.latest_known_at(session)
     checkpoints = ops_repo.get_checkpoints(session, [EDGAR_HEALTH, LEADER_CHECKPOINT])

@@ -1,6 +1,8 @@
 """Faults during ingestion end in the state an undisturbed run leaves (stable_dump, DESIGN §5):
 
 - a `clusterbuy ingest-files` process SIGKILLed mid-batch, then rerun;
+- a `clusterbuy jobs run edgar.poll_current` process SIGKILLed mid-batch (/status shows the run
+  interrupted), then rerun;
 - an EDGAR server answering 5xx, 429, dropped connections, slow and garbage bodies during a backfill,
   then the backfill rerun with --retry-failed (the failure is on /status in between).
 
@@ -26,15 +28,17 @@ from sqlalchemy import Engine, func, select
 
 from app.config import Settings
 from app.db import session_scope
+from app.ingest import live
 from app.ingest.backfill import backfill
 from app.ingest.files import ingest_files
 from app.ingest.sec_client import RATE_LIMITER, EdgarClient
+from app.jobs.runner import run_job
 from app.main import create_app
-from app.models import BackfillDay, Filing, IngestError
+from app.models import BackfillDay, Filing, IngestError, JobRun
 from tests.conftest import ROOT, truncate_all
 from tests.edgar_server import EdgarServer, delay, drop, garbage, retry_after, status
 from tests.factories import Owner, purchase_filing
-from tests.ingest.mirror import MirrorFiling, publish_day
+from tests.ingest.mirror import MirrorFiling, document, feed_xml, publish_day
 from tests.stable_dump import stable_dump
 
 # Wall-clock bookkeeping of the last EDGAR exchange: differs between any two runs by design.
@@ -103,6 +107,79 @@ def test_killed_ingest_files_resumes_to_the_same_end_state(clean_engine: Engine,
     done = subprocess.run(_ingest_cmd(folder), env=env, cwd=tmp_path, capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert stable_dump(clean_engine, skip_tables=SKIP) == expected
+
+
+# --- SIGKILL of `clusterbuy jobs run edgar.poll_current` ----------------------------------------------------
+def _feed_filings(n: int) -> list[MirrorFiling]:
+    """`n` purchases of four issuers on one day, newest first as the current feed lists them."""
+    return [
+        MirrorFiling(
+            accession=f"00006{i:05d}-24-{i:06d}",
+            issuer_cik=f"{3000 + i % 4:010d}",
+            owner_cik=f"{3100 + i:010d}",
+            day=date(2024, 3, 6),
+            accepted_at_et=f"2024-03-06T{17 - i // 6:02d}:{59 - i % 6 * 7:02d}:00",
+            ticker=f"K{i % 4}",
+        )
+        for i in range(n)
+    ]
+
+
+def _status_jobs(engine: Engine) -> dict[str, dict[str, object]]:
+    url = engine.url.render_as_string(hide_password=False)
+    with TestClient(create_app(Settings(_env_file=None, database_url=url))) as web:
+        return {j["name"]: j for j in web.get("/api/status").json()["jobs"]}
+
+
+def test_killed_poll_job_shows_interrupted_and_resumes_to_the_same_end_state(
+    clean_engine: Engine, edgar_server: EdgarServer, edgar_settings: Settings, tmp_path: Path
+) -> None:
+    items = _feed_filings(12)
+    for f in items:
+        edgar_server.put(f.path, document(f))
+    entries = [(f.accession, "4", f.issuer_cik, "Issuer", f"{f.accepted_at_et}-05:00") for f in items]
+    edgar_server.put_feed_page(0, feed_xml(entries))
+    with EdgarClient(edgar_settings) as client:
+        live.poll_current(client, clean_engine)
+    skip = SKIP | {"job_run"}
+    expected = stable_dump(clean_engine, skip_tables=skip)
+    assert len(expected["filing"]) == len(items)
+    truncate_all(clean_engine)
+    RATE_LIMITER.reset()
+
+    for f in items:  # slow documents, so that the kill lands mid-batch
+        edgar_server.fail(re.escape(f.accession), [delay(0.15)])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "SEC_", "EDGAR_"))}
+    env.update(
+        DATABASE_URL=clean_engine.url.render_as_string(hide_password=False),
+        SEC_USER_AGENT=edgar_settings.sec_user_agent or "",
+        EDGAR_BASE_URL=edgar_server.base_url,
+        EDGAR_DATA_BASE_URL=edgar_server.base_url,
+        CACHE_DIR=str(tmp_path / "cli-cache"),
+        PYTHONPATH=str(ROOT),
+    )
+    cmd = [sys.executable, "-c", "from app.cli import main; main()", "jobs", "run", "edgar.poll_current"]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while _count(clean_engine, Filing) < 3:
+        assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+        assert time.monotonic() < deadline, "the poll made no progress"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert 3 <= _count(clean_engine, Filing) < len(items), "killed midway, not after the end"
+    # The interruption is on /status: the run is not shown as still going.
+    killed = _status_jobs(clean_engine)["edgar.poll_current"]
+    assert (killed["last_outcome"], killed["last_finished_at"]) == ("interrupted", None)
+    assert f":{proc.pid})" in str(killed["last_message"])
+
+    edgar_server.clear_failures()
+    rerun = edgar_settings.model_copy(update={"cache_dir": tmp_path / "cli-cache"})
+    assert run_job("edgar.poll_current", settings=rerun, engine=clean_engine).outcome == "ok"
+    assert stable_dump(clean_engine, skip_tables=skip) == expected
+    assert _status_jobs(clean_engine)["edgar.poll_current"]["last_outcome"] == "ok"
+    with session_scope(clean_engine) as s:
+        assert [r.outcome for r in s.scalars(select(JobRun).order_by(JobRun.id))] == ["interrupted", "ok"]
 
 
 # --- EDGAR faults during a backfill ---------------------------------------------------------------------
