@@ -91,6 +91,15 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     settings = get_settings()
     upgrade(settings.database_url, revision)
     err.print(f"database at {revision}: {settings.public_dict()['database_url']}")
+    if revision == "head":
+        from app.db import get_engine, session_scope
+        from app.services.clustering import refresh_missing_facts
+
+        # Tables a migration adds empty but derives from stored filings (the screener facts) fill here.
+        with session_scope(get_engine(), write=True) as session:
+            refreshed = refresh_missing_facts(session)
+        if refreshed:
+            err.print(f"screener facts computed for {refreshed:,} issuers")
 
 
 @cli.command()

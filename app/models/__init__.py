@@ -7,12 +7,14 @@ from app.models.issuer import Issuer
 from app.models.ops import BackfillDay, IngestCheckpoint, JobRun
 from app.models.performance import ClusterReturn
 from app.models.price import PriceBar, PriceSeriesState, StockSplit
+from app.models.purchase import EligiblePurchase
 from app.models.reference import IssuerTicker, NewsEvent
 from app.models.transaction import Holding, InsiderTransaction
 
 __all__ = [
     "BackfillDay",
     "ClusterReturn",
+    "EligiblePurchase",
     "IngestCheckpoint",
     "IssuerTicker",
     "JobRun",

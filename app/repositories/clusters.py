@@ -16,6 +16,7 @@ from app.models import (
     Cluster,
     ClusterAlias,
     ClusterMember,
+    EligiblePurchase,
     Filing,
     FilingOwner,
     Footnote,
@@ -33,6 +34,11 @@ class PurchaseRow:
     known_at: datetime
     shares: Decimal
     value: Decimal
+    shares_owned_before: Decimal | None
+    is_10b5_1: bool | None
+    timeliness: str | None
+    price_source: str | None
+    is_amendment: bool
 
 
 def eligible_purchases(
@@ -52,6 +58,11 @@ def eligible_purchases(
             Filing.known_at,
             InsiderTransaction.shares,
             InsiderTransaction.value,
+            InsiderTransaction.shares_owned_before,
+            InsiderTransaction.is_10b5_1,
+            InsiderTransaction.timeliness,
+            InsiderTransaction.price_source,
+            Filing.is_amendment,
         )
         .join(Filing, Filing.accession == InsiderTransaction.accession)
         .where(
@@ -78,11 +89,17 @@ def issuers_with_purchases(session: Session) -> list[str]:
     return list(session.scalars(stmt))
 
 
-def owners_by_accession(session: Session, accessions: Sequence[str]) -> dict[str, list[FilingOwner]]:
-    out: dict[str, list[FilingOwner]] = defaultdict(list)
+OWNER_COLUMNS = tuple(FilingOwner.__table__.c)
+OwnerRow = Any  # a Core row carrying FilingOwner's columns as attributes
+
+
+def owners_by_accession(session: Session, accessions: Sequence[str]) -> dict[str, list[OwnerRow]]:
+    """Each filing's reporting owners in document order, as plain rows with FilingOwner's columns
+    (read-only: Core rows cost a fraction of ORM objects on the screener's thousands of filings)."""
+    out: dict[str, list[OwnerRow]] = defaultdict(list)
     for chunk in _chunks(accessions):
-        stmt = select(FilingOwner).where(FilingOwner.accession.in_(chunk)).order_by(FilingOwner.position)
-        for owner in session.scalars(stmt):
+        stmt = select(*OWNER_COLUMNS).where(FilingOwner.accession.in_(chunk)).order_by(FilingOwner.position)
+        for owner in session.execute(stmt):
             out[owner.accession].append(owner)
     return out
 
@@ -173,6 +190,27 @@ def replace_issuer_clusters(
         session.execute(_insert(session, ClusterMember), list(members))
     if aliases:
         session.execute(_insert(session, ClusterAlias), list(aliases))
+
+
+def replace_issuer_purchases(
+    session: Session, *, issuer_ciks: Sequence[str], purchases: Sequence[dict[str, Any]]
+) -> None:
+    """Make the screener facts of these issuers' purchases exactly `purchases`."""
+    for chunk in _chunks(sorted(issuer_ciks)):
+        session.execute(delete(EligiblePurchase).where(EligiblePurchase.issuer_cik.in_(chunk)))
+    if purchases:
+        session.execute(_insert(session, EligiblePurchase), list(purchases))
+
+
+def issuers_missing_purchase_facts(session: Session) -> list[str]:
+    """Issuers with an eligible purchase that has no EligiblePurchase row."""
+    stmt = (
+        select(InsiderTransaction.issuer_cik)
+        .outerjoin(EligiblePurchase, EligiblePurchase.transaction_id == InsiderTransaction.id)
+        .where(InsiderTransaction.is_eligible_purchase.is_(True), EligiblePurchase.transaction_id.is_(None))
+        .distinct()
+    )
+    return sorted(session.scalars(stmt))
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:

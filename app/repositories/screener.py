@@ -1,18 +1,237 @@
-"""SQL behind the screener and purchases views: eligible purchases filed in a window, with context."""
+"""SQL behind the screener and purchases views: eligible purchases filed in a window, grouped by issuer
+in SQL from their stored screener facts (EligiblePurchase), and the detail rows of one page."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, case, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
-from app.models import ClusterMember, Filing, InsiderTransaction, Issuer
+from app.models import ClusterMember, EligiblePurchase, FilingOwner, InsiderTransaction, Issuer
+from app.models.types import Money, Shares
 from app.repositories.clusters import _chunks
 
-WINDOW_COLUMNS = (
+EP = EligiblePurchase
+
+
+@dataclass(frozen=True, slots=True)
+class RowFilter:
+    """Which eligible purchases a view starts from: filed in [since, until), and per-row conditions."""
+
+    since: datetime
+    until: datetime | None = None
+    role_mask: int = 0  # keep rows whose filers hold any of these role bits (0: any)
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    sector: str | None = None
+    q: str | None = None  # ticker or company name contains (case-insensitive)
+    min_value: Decimal | None = None  # per row (the purchases view)
+    exclude_roles_exactly: int | None = None  # drop rows whose role bits equal this (10%-owner only)
+    default_cluster_only: bool = False
+    issuer_ciks: Sequence[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerTotals:
+    """One issuer's purchases in the window, aggregated (chain copies of a block counted once)."""
+
+    issuer_cik: str
+    ticker: str | None
+    company: str | None
+    sector: str | None
+    n_purchases: int
+    n_buyers: int
+    total_value: Decimal
+    total_shares: Decimal
+    first_trade_date: date
+    last_trade_date: date
+    latest_known_at: datetime
+    cluster_id: str | None  # latest default-rule cluster among the purchases
+    ten_percent_only: bool  # every buyer is a 10% owner and none an officer or director
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(f: RowFilter) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = [EP.known_at >= f.since]
+    if f.until is not None:
+        out.append(EP.known_at < f.until)
+    if f.role_mask:
+        out.append(EP.roles.op("&")(f.role_mask) != 0)
+    if f.min_price is not None:
+        out.append(EP.price >= f.min_price)
+    if f.max_price is not None:
+        out.append(EP.price <= f.max_price)
+    if f.sector:
+        out.append(func.lower(Issuer.sector) == f.sector.lower())
+    if f.q and f.q.strip():
+        pattern = f"%{_like_escape(f.q.strip().lower())}%"
+        out.append(
+            or_(
+                func.lower(Issuer.ticker).like(pattern, escape="\\"),
+                func.lower(Issuer.name).like(pattern, escape="\\"),
+            )
+        )
+    if f.min_value is not None:
+        out.append(EP.value >= f.min_value)
+    if f.exclude_roles_exactly is not None:
+        out.append(EP.roles != f.exclude_roles_exactly)
+    if f.default_cluster_only:
+        out.append(EP.cluster_id.is_not(None))
+    if f.issuer_ciks is not None:
+        out.append(EP.issuer_cik.in_(list(f.issuer_ciks)))
+    return out
+
+
+def _needs_issuer(f: RowFilter) -> bool:
+    return bool(f.sector or (f.q and f.q.strip()))
+
+
+def issuer_totals(
+    session: Session, f: RowFilter, *, ten_percent_bit: int, management_mask: int
+) -> list[IssuerTotals]:
+    """Every issuer with a purchase matching `f`, aggregated in two steps: per (issuer, buyer), then
+    per issuer — so distinct buyers and "all buyers are 10% owners" need no COUNT(DISTINCT)."""
+    counted_value = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.value), Money)
+    counted_shares = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.shares), Shares)
+    has_ten = func.max(case((EP.roles.op("&")(ten_percent_bit) != 0, 1), else_=0))
+    has_management = func.max(case((EP.roles.op("&")(management_mask) != 0, 1), else_=0))
+    per_buyer: Select[Any] = select(
+        EP.issuer_cik.label("issuer_cik"),
+        func.count().label("n_purchases"),
+        func.sum(counted_value).label("value"),
+        func.sum(counted_shares).label("shares"),
+        func.min(EP.trade_date).label("first_trade"),
+        func.max(EP.trade_date).label("last_trade"),
+        func.max(EP.known_at).label("latest"),
+        func.max(EP.cluster_id).label("cluster_id"),
+        case((and_(has_ten == 1, has_management == 0), 1), else_=0).label("ten_only"),
+    )
+    if _needs_issuer(f):
+        per_buyer = per_buyer.join(Issuer, Issuer.cik == EP.issuer_cik)
+    per_buyer = per_buyer.where(*_conditions(f)).group_by(EP.issuer_cik, EP.buyer_key)
+    b = per_buyer.subquery("per_buyer")
+    stmt = (
+        select(
+            b.c.issuer_cik,
+            func.sum(b.c.n_purchases),
+            func.count(),
+            type_coerce(func.sum(b.c.value), Money),
+            type_coerce(func.sum(b.c.shares), Shares),
+            func.min(b.c.first_trade),
+            func.max(b.c.last_trade),
+            func.max(b.c.latest),
+            func.max(b.c.cluster_id),
+            func.min(b.c.ten_only),
+        )
+        .group_by(b.c.issuer_cik)
+        .subquery("per_issuer")
+    )
+    rows = session.execute(
+        select(stmt, Issuer.ticker, Issuer.name, Issuer.sector).outerjoin(
+            Issuer, Issuer.cik == stmt.c.issuer_cik
+        )
+    )
+    out = []
+    for cik, n_purchases, n_buyers, value, shares, first, last, latest, cluster_id, ten_only, *issuer in rows:
+        out.append(
+            IssuerTotals(
+                issuer_cik=cik,
+                ticker=issuer[0],
+                company=issuer[1],
+                sector=issuer[2],
+                n_purchases=int(n_purchases),
+                n_buyers=int(n_buyers),
+                total_value=value,
+                total_shares=shares,
+                first_trade_date=first,
+                last_trade_date=last,
+                latest_known_at=latest,
+                cluster_id=cluster_id,
+                ten_percent_only=bool(ten_only),
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerGroup:
+    """A buyer's purchases in the window that share one set of filer roles and flags (usually all)."""
+
+    issuer_cik: str
+    buyer_key: str
+    roles: int
+    flags: int
+    n_purchases: int
+    value: Decimal  # chain copies of a block counted once
+    shares: Decimal
+
+
+def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
+    """Per (issuer, buyer, roles, flags): counts and totals, for the rows a page shows."""
+    stmt: Select[Any] = select(
+        EP.issuer_cik,
+        EP.buyer_key,
+        EP.roles,
+        EP.flags,
+        func.count(),
+        type_coerce(func.sum(case((EP.is_block_copy, literal(0)), else_=EP.value)), Money),
+        type_coerce(func.sum(case((EP.is_block_copy, literal(0)), else_=EP.shares)), Shares),
+    )
+    if _needs_issuer(f):
+        stmt = stmt.join(Issuer, Issuer.cik == EP.issuer_cik)
+    stmt = stmt.where(*_conditions(f)).group_by(EP.issuer_cik, EP.buyer_key, EP.roles, EP.flags)
+    return [BuyerGroup(*row) for row in session.execute(stmt)]
+
+
+def first_holdings(session: Session, f: RowFilter) -> dict[tuple[str, str], Decimal | None]:
+    """Shares each buyer held before its first purchase in the window (trade date, then filing order)."""
+    ranked: Select[Any] = select(
+        EP.issuer_cik,
+        EP.buyer_key,
+        EP.shares_owned_before,
+        func.row_number()
+        .over(
+            partition_by=(EP.issuer_cik, EP.buyer_key),
+            order_by=(EP.trade_date, EP.known_at, EP.accession, EP.transaction_id),
+        )
+        .label("rank"),
+    )
+    if _needs_issuer(f):
+        ranked = ranked.join(Issuer, Issuer.cik == EP.issuer_cik)
+    r = ranked.where(*_conditions(f)).subquery("ranked")
+    stmt = select(r.c.issuer_cik, r.c.buyer_key, r.c.shares_owned_before).where(r.c.rank == 1)
+    return {(cik, buyer): before for cik, buyer, before in session.execute(stmt)}
+
+
+def buyer_names(session: Session, f: RowFilter) -> dict[tuple[str, str], list[str]]:
+    """The names each buyer's filers gave (their CIK where none), first seen first."""
+    name = func.coalesce(FilingOwner.name_as_filed, FilingOwner.owner_cik)
+    stmt: Select[Any] = select(EP.issuer_cik, EP.buyer_key, name).join(
+        FilingOwner, FilingOwner.accession == EP.accession
+    )
+    if _needs_issuer(f):
+        stmt = stmt.join(Issuer, Issuer.cik == EP.issuer_cik)
+    stmt = (
+        stmt.where(*_conditions(f))
+        .group_by(EP.issuer_cik, EP.buyer_key, name)
+        .order_by(func.min(EP.trade_date), func.min(EP.known_at), func.min(FilingOwner.position), name)
+    )
+    out: dict[tuple[str, str], list[str]] = {}
+    for cik, buyer, owner_name in session.execute(stmt):
+        out.setdefault((cik, buyer), []).append(owner_name)
+    return out
+
+
+DETAIL_COLUMNS = (
     InsiderTransaction.id,
     InsiderTransaction.issuer_cik,
     InsiderTransaction.accession,
@@ -21,31 +240,88 @@ WINDOW_COLUMNS = (
     InsiderTransaction.price,
     InsiderTransaction.price_low,
     InsiderTransaction.price_high,
-    InsiderTransaction.price_source,
     InsiderTransaction.value,
     InsiderTransaction.shares_owned_after,
     InsiderTransaction.shares_owned_before,
-    InsiderTransaction.security_title,
-    InsiderTransaction.direct_indirect,
     InsiderTransaction.is_10b5_1,
-    InsiderTransaction.timeliness,
-    InsiderTransaction.doc_index,
-    Filing.known_at,
-    Filing.is_amendment,
+    EP.known_at,
+    EP.buyer_key,
+    EP.roles.label("role_bits"),
+    EP.flags.label("flag_bits"),
+    EP.cluster_id,
 )
 
 
-def purchases_known_between(session: Session, since: datetime, until: datetime | None) -> list[Any]:
-    """Eligible purchases whose filing became known in [since, until)."""
-    # Filter on the row's copy of known_at so the partial index (eligible rows only) drives the plan.
-    stmt = (
-        select(*WINDOW_COLUMNS)
-        .join(Filing, Filing.accession == InsiderTransaction.accession)
-        .where(InsiderTransaction.known_at >= since, InsiderTransaction.is_eligible_purchase)
-    )
-    if until is not None:
-        stmt = stmt.where(InsiderTransaction.known_at < until)
-    return list(session.execute(stmt))
+def purchases_by_id(session: Session, transaction_ids: Sequence[int]) -> list[Any]:
+    """The purchases with everything a purchases-view row shows."""
+    out: list[Any] = []
+    for chunk in _chunks(list(transaction_ids)):
+        stmt = (
+            select(*DETAIL_COLUMNS)
+            .join(InsiderTransaction, InsiderTransaction.id == EP.transaction_id)
+            .where(EP.transaction_id.in_(chunk))
+        )
+        out.extend(session.execute(stmt))
+    return out
+
+
+# Sort keys of the purchases view, as SQL. ΔOwn ranks a new position above any ratio and unknown below.
+_BEFORE = InsiderTransaction.shares_owned_before
+PURCHASE_ORDER: dict[str, tuple[ColumnElement[Any], ...]] = {
+    "latest": (EP.known_at, EP.transaction_id),
+    "value": (EP.value,),
+    "trade_date": (EP.trade_date, EP.known_at),
+    "ticker": (func.upper(func.coalesce(Issuer.ticker, "~")),),
+    "price": (EP.price,),
+    "delta_own": (
+        case((_BEFORE.is_(None), 0), (_BEFORE <= 0, 2), else_=1),
+        case((_BEFORE > 0, EP.shares / _BEFORE), else_=None),
+    ),
+}
+
+
+def purchase_page_ids(
+    session: Session, f: RowFilter, *, sort: str, descending: bool, offset: int, limit: int
+) -> tuple[list[int], int]:
+    """Ids of one page of matching purchases in display order (ties: oldest id first), and the total."""
+    keys = PURCHASE_ORDER[sort]
+    stmt = select(EP.transaction_id)
+    count = select(func.count()).select_from(EP)
+    if _needs_issuer(f) or sort == "ticker":
+        stmt = stmt.join(Issuer, Issuer.cik == EP.issuer_cik)
+    if _needs_issuer(f):
+        count = count.join(Issuer, Issuer.cik == EP.issuer_cik)
+    if sort == "delta_own":
+        stmt = stmt.join(InsiderTransaction, InsiderTransaction.id == EP.transaction_id)
+    conditions = _conditions(f)
+    order = [k.desc().nulls_last() if descending else k.asc().nulls_first() for k in keys]
+    stmt = stmt.where(*conditions).order_by(*order, EP.transaction_id.asc()).offset(offset).limit(limit)
+    total = session.execute(count.where(*conditions)).scalar_one()
+    return list(session.scalars(stmt)), int(total)
+
+
+def purchase_ids(session: Session, f: RowFilter) -> list[int]:
+    stmt = select(EP.transaction_id)
+    if _needs_issuer(f):
+        stmt = stmt.join(Issuer, Issuer.cik == EP.issuer_cik)
+    return list(session.scalars(stmt.where(*_conditions(f))))
+
+
+def issuers_with_accessions(
+    session: Session, *, trade_since: date, trade_until: date, issuer_ciks: Sequence[str], at_least: int
+) -> list[str]:
+    """Issuers with purchases on at least `at_least` filings traded in the range: the only ones that can
+    hold a cluster of that many buyers (a buyer is one or more filings)."""
+    out: list[str] = []
+    for chunk in _chunks(sorted(issuer_ciks)):
+        stmt = (
+            select(EP.issuer_cik)
+            .where(EP.issuer_cik.in_(chunk), EP.trade_date >= trade_since, EP.trade_date <= trade_until)
+            .group_by(EP.issuer_cik)
+            .having(func.count(func.distinct(EP.accession)) >= at_least)
+        )
+        out.extend(session.scalars(stmt))
+    return out
 
 
 def issuers(session: Session, ciks: Sequence[str]) -> dict[str, Issuer]:
@@ -54,11 +330,6 @@ def issuers(session: Session, ciks: Sequence[str]) -> dict[str, Issuer]:
         for issuer in session.scalars(select(Issuer).where(Issuer.cik.in_(chunk))):
             out[issuer.cik] = issuer
     return out
-
-
-def sectors(session: Session) -> list[str]:
-    stmt = select(Issuer.sector).where(Issuer.sector.is_not(None)).distinct().order_by(Issuer.sector)
-    return [s for s in session.scalars(stmt) if s]
 
 
 def default_cluster_of(session: Session, transaction_ids: Sequence[int]) -> dict[int, str]:
@@ -70,3 +341,8 @@ def default_cluster_of(session: Session, transaction_ids: Sequence[int]) -> dict
         )
         out.update(dict(session.execute(stmt).all()))
     return out
+
+
+def sectors(session: Session) -> list[str]:
+    stmt = select(Issuer.sector).where(Issuer.sector.is_not(None)).distinct().order_by(Issuer.sector)
+    return [s for s in session.scalars(stmt) if s]

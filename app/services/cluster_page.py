@@ -14,11 +14,12 @@ from lxml import etree
 from sqlalchemy.orm import Session
 
 from app.errors import NotFoundError
-from app.models import ClusterReturn, FilingOwner
+from app.models import ClusterReturn
 from app.repositories import cluster_pages as pages_repo
 from app.repositories import clusters as clusters_repo
 from app.repositories import screener as screener_repo
 from app.repositories.cluster_pages import MemberRow
+from app.repositories.clusters import OwnerRow
 from app.schemas.clusters import (
     BuyerBrief,
     ClusterFeed,
@@ -45,7 +46,7 @@ _NOT_XML_CHAR = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0
 # --- shared by the weekly page and the feed -------------------------------------------------------------
 
 
-def owner_roles(owner: FilingOwner) -> set[str]:
+def owner_roles(owner: OwnerRow) -> set[str]:
     """Roles one reporting owner declared on one filing."""
     return roles_service.classify_roles(
         owner.is_director,
@@ -62,7 +63,7 @@ def sort_roles(roles: Iterable[str]) -> list[str]:
     return sorted(set(roles), key=roles_service.ROLE_ORDER.index)
 
 
-def buyer_briefs(members: Sequence[MemberRow], owners: dict[str, list[FilingOwner]]) -> list[BuyerBrief]:
+def buyer_briefs(members: Sequence[MemberRow], owners: dict[str, list[OwnerRow]]) -> list[BuyerBrief]:
     """Distinct buyers of these members, names and roles from their filings, most senior first."""
     names: dict[str, dict[str, None]] = defaultdict(dict)
     roles: dict[str, set[str]] = defaultdict(set)
@@ -153,7 +154,7 @@ def build_cluster_page(session: Session, cluster_id: str) -> ClusterPage:
 
 def _member(
     m: MemberRow,
-    owners: list[FilingOwner],
+    owners: list[OwnerRow],
     notes: dict[tuple[str, str], str],
     trigger_at: datetime,
     trigger_accession: str,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from app.repositories import clusters as clusters_repo
-from app.repositories.clusters import MemberFacts
+from app.repositories.clusters import MemberFacts, OwnerRow, PurchaseRow
 from app.schemas.overview import RuleFacts
 from app.services import roles as roles_service
 from app.services.clustering_core import (
@@ -23,6 +23,7 @@ from app.services.clustering_core import (
     ClusterResult,
     PurchaseRecord,
     find_clusters,
+    issuer_buyers,
     value_known_by,
 )
 
@@ -42,6 +43,10 @@ def purchase_records(
         session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
     )
     owners = clusters_repo.owners_by_accession(session, sorted({r.accession for r in rows}))
+    return _records(rows, owners)
+
+
+def _records(rows: Sequence[PurchaseRow], owners: dict[str, list[OwnerRow]]) -> list[PurchaseRecord]:
     records = []
     for r in rows:
         owner_ciks = frozenset(o.owner_cik for o in owners.get(r.accession, ()))
@@ -154,7 +159,8 @@ def is_late(trade_date: date, known_at: datetime) -> bool:
 
 
 def refresh_issuers(session: Session, issuer_ciks: Iterable[str], *, now: datetime | None = None) -> int:
-    """Recompute and store the default-rule clusters of these issuers; return how many they have."""
+    """Recompute and store the default-rule clusters of these issuers, and their purchases' screener
+    facts (app.models.EligiblePurchase); return how many clusters they have."""
     ciks = sorted(set(issuer_ciks))
     if not ciks:
         return 0
@@ -164,8 +170,14 @@ def refresh_issuers(session: Session, issuer_ciks: Iterable[str], *, now: dateti
         batch = ciks[start : start + 200]
         # Lock before reading: a concurrent ingest refreshing the same issuer waits, then sees our rows.
         clusters_repo.lock_issuers(session, batch)
-        results = find_clusters(purchase_records(session, issuer_ciks=batch), n=DEFAULT_N, w=DEFAULT_W)
+        rows = clusters_repo.eligible_purchases(session, issuer_ciks=batch)
+        owners = clusters_repo.owners_by_accession(session, sorted({r.accession for r in rows}))
+        records = _records(rows, owners)
+        results = find_clusters(records, n=DEFAULT_N, w=DEFAULT_W)
         _store(session, batch, results, now=now)
+        clusters_repo.replace_issuer_purchases(
+            session, issuer_ciks=batch, purchases=_purchase_facts(rows, records, owners, results)
+        )
         total += len(results)
     session.flush()
     return total
@@ -174,6 +186,83 @@ def refresh_issuers(session: Session, issuer_ciks: Iterable[str], *, now: dateti
 def refresh_all(session: Session) -> int:
     """Recompute every issuer's default-rule clusters (after a rule or eligibility change)."""
     return refresh_issuers(session, clusters_repo.issuers_with_purchases(session))
+
+
+def refresh_missing_facts(session: Session) -> int:
+    """Refresh the issuers whose purchases have no screener facts yet (after migration 0005, or a
+    database filled by other means); return how many issuers that was."""
+    ciks = clusters_repo.issuers_missing_purchase_facts(session)
+    refresh_issuers(session, ciks)
+    return len(ciks)
+
+
+# Purchase flags stored as bits on EligiblePurchase.flags (DESIGN §2 flags that belong to one row).
+PURCHASE_FLAGS = ("10b5-1", "amended", "late_filing", "price_from_footnote")
+
+
+def purchase_flags(r: PurchaseRow) -> list[str]:
+    """The row's own flags, in PURCHASE_FLAGS order."""
+    flags = []
+    if r.is_10b5_1:
+        flags.append("10b5-1")
+    if r.is_amendment:
+        flags.append("amended")
+    if r.timeliness == "L" or is_late(r.trade_date, r.known_at):
+        flags.append("late_filing")
+    if r.price_source == "footnote_range":
+        flags.append("price_from_footnote")
+    return flags
+
+
+def bits_of(names: Iterable[str], order: Sequence[str]) -> int:
+    return sum(1 << order.index(name) for name in set(names))
+
+
+def names_of(bits: int, order: Sequence[str]) -> list[str]:
+    return [name for k, name in enumerate(order) if bits & (1 << k)]
+
+
+def roles_bits(roles: Iterable[str]) -> int:
+    """The roles as a bit set over ROLE_ORDER (how EligiblePurchase.roles stores them)."""
+    return bits_of(roles, roles_service.ROLE_ORDER)
+
+
+def _purchase_facts(
+    rows: Sequence[PurchaseRow],
+    records: list[PurchaseRecord],
+    owners: dict[str, list[OwnerRow]],
+    results: list[ClusterResult],
+) -> list[dict[str, object]]:
+    cluster_of = {m.transaction_id: r.cluster_id for r in results for m in r.members}
+    roles_of: dict[str, int] = {}
+    for accession, filing_owners in owners.items():
+        roles: set[str] = set()
+        for o in filing_owners:
+            roles |= roles_service.classify_roles(
+                o.is_director, o.is_officer, o.officer_title, o.is_ten_percent_owner, o.is_other, o.other_text
+            )
+        roles_of[accession] = roles_bits(roles)
+    buyers = issuer_buyers(records)
+    row_of = {r.transaction_id: r for r in rows}
+    return [
+        {
+            "transaction_id": p.transaction_id,
+            "issuer_cik": p.issuer_cik,
+            "accession": p.accession,
+            "known_at": p.known_at,
+            "trade_date": p.trade_date,
+            "buyer_key": buyer_key(buyers[p.transaction_id].buyer),
+            "roles": roles_of[p.accession],
+            "is_block_copy": buyers[p.transaction_id].duplicate_of is not None,
+            "shares": p.shares,
+            "value": p.value,
+            "price": p.price,
+            "cluster_id": cluster_of.get(p.transaction_id),
+            "flags": bits_of(purchase_flags(row_of[p.transaction_id]), PURCHASE_FLAGS),
+            "shares_owned_before": row_of[p.transaction_id].shares_owned_before,
+        }
+        for p in records
+    ]
 
 
 def _store(

@@ -397,3 +397,71 @@ class _IssuerReplay:
             avg_price=avg,
             alias_ids=tuple(cluster_id(self.issuer, date.fromordinal(b.anchor)) for b in births[1:]),
         )
+
+
+class PurchaseBuyer(NamedTuple):
+    """A purchase's buyer over the issuer's whole history, and the row it repeats if a chain copy."""
+
+    buyer: BuyerKey
+    duplicate_of: int | None
+
+
+def issuer_buyers(purchases: Iterable[PurchaseRecord]) -> dict[int, PurchaseBuyer]:
+    """Resolve every purchase's buyer over all of its issuer's purchases (DESIGN §2, buyer).
+
+    Owners of one filing are one buyer; buyers sharing an owner CIK are one; the nth identical block
+    (trade date, shares, price) of a later filing repeats the nth first-known copy and joins its buyer —
+    the same matching the point-in-time replay uses, but with every filing known (the screener's view).
+    """
+    by_issuer: dict[str, list[PurchaseRecord]] = defaultdict(list)
+    for p in purchases:
+        by_issuer[p.issuer_cik].append(p)
+    out: dict[int, PurchaseBuyer] = {}
+    for rows in by_issuer.values():
+        out.update(_one_issuer_buyers(sorted(rows, key=_arrival_key)))
+    return out
+
+
+def _one_issuer_buyers(rows: list[PurchaseRecord]) -> dict[int, PurchaseBuyer]:
+    parent: dict[str, str] = {}
+
+    def find(cik: str) -> str:
+        root = parent.setdefault(cik, cik)
+        while parent[root] != root:
+            parent[root] = parent[parent[root]]
+            root = parent[root]
+        return root
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    originals: dict[tuple[date, Decimal, Decimal], list[PurchaseRecord]] = {}
+    nth_in_filing: dict[tuple[date, Decimal, Decimal], int] = {}
+    duplicate_of: dict[int, int] = {}
+    accession = ""
+    for r in rows:
+        if r.accession != accession:
+            accession = r.accession
+            nth_in_filing.clear()
+            first = min(r.owner_ciks)
+            for cik in r.owner_ciks:
+                union(first, cik)
+        key = (r.trade_date, r.shares, r.price)
+        copies = originals.setdefault(key, [])
+        nth = nth_in_filing.get(key, 0)
+        nth_in_filing[key] = nth + 1
+        if nth < len(copies):
+            duplicate_of[r.transaction_id] = copies[nth].transaction_id
+            union(min(r.owner_ciks), min(copies[nth].owner_ciks))
+        else:
+            copies.append(r)
+    members: dict[str, set[str]] = defaultdict(set)
+    for cik in list(parent):
+        members[find(cik)].add(cik)
+    keys = {root: tuple(sorted(ciks)) for root, ciks in members.items()}
+    return {
+        r.transaction_id: PurchaseBuyer(keys[find(min(r.owner_ciks))], duplicate_of.get(r.transaction_id))
+        for r in rows
+    }

@@ -7,9 +7,10 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.repositories import clusters as clusters_repo
 from app.repositories import screener as screener_repo
+from app.repositories.screener import IssuerTotals
 from app.schemas.screener import (
     BuyerSummary,
     Order,
@@ -30,7 +32,7 @@ from app.schemas.screener import (
     Window,
 )
 from app.services import roles as roles_service
-from app.services.clustering import clusters_for_rule, is_late
+from app.services.clustering import PURCHASE_FLAGS, clusters_for_rule, names_of, roles_bits
 from app.services.clustering_core import DEFAULT_N, DEFAULT_W, MAX_SPAN_DAYS
 
 EASTERN = ZoneInfo("America/New_York")
@@ -39,18 +41,11 @@ PRICE_Q = Decimal("0.0001")
 
 @dataclass
 class Purchase:
-    """One eligible purchase in the window with what the views need to know about it."""
+    """One eligible purchase of the purchases view with its filers' names and CIKs."""
 
-    row: Any
+    row: Any  # a repositories.screener detail row (transaction and screener facts)
     owner_ciks: tuple[str, ...]
     owner_names: tuple[str, ...]
-    roles: set[str]
-    buyer: str = ""
-    flags: list[str] = field(default_factory=list)
-
-    @property
-    def price(self) -> Decimal:
-        return Decimal(self.row.value) / Decimal(self.row.shares)
 
 
 def window_of(filters: ScreenerFilters, now: datetime) -> Window:
@@ -65,118 +60,60 @@ def window_of(filters: ScreenerFilters, now: datetime) -> Window:
     return Window(since=since, until=until)
 
 
-def _load(session: Session, filters: ScreenerFilters, now: datetime) -> tuple[Window, list[Purchase], dict]:
-    window = window_of(filters, now)
-    rows = screener_repo.purchases_known_between(session, window.since, window.until)
-    owners = clusters_repo.owners_by_accession(session, sorted({r.accession for r in rows}))
-    issuers = screener_repo.issuers(session, sorted({r.issuer_cik for r in rows}))
-    purchases = []
-    for r in rows:
-        filing_owners = owners.get(r.accession, [])
-        roles: set[str] = set()
-        for o in filing_owners:
-            roles |= roles_service.classify_roles(
-                o.is_director, o.is_officer, o.officer_title, o.is_ten_percent_owner, o.is_other, o.other_text
-            )
-        p = Purchase(
-            r,
-            tuple(o.owner_cik for o in filing_owners),
-            tuple(o.name_as_filed or o.owner_cik for o in filing_owners),
-            roles,
-        )
-        if _keep(p, filters, issuers.get(r.issuer_cik)):
-            p.flags = _purchase_flags(p)
-            purchases.append(p)
-    _assign_buyers(purchases)
-    return window, purchases, issuers
+ROLE_MASKS = {
+    RoleFilter.any: 0,
+    RoleFilter.officer: roles_bits({roles_service.OFFICER}),
+    RoleFilter.ceo_cfo: roles_bits({roles_service.CEO, roles_service.CFO}),
+    RoleFilter.director: roles_bits({roles_service.DIRECTOR}),
+}
+TEN_PERCENT_BIT = roles_bits({roles_service.TEN_PERCENT_OWNER})
+MANAGEMENT_MASK = roles_bits(
+    {roles_service.CEO, roles_service.CFO, roles_service.OFFICER, roles_service.DIRECTOR}
+)
 
 
-def _keep(p: Purchase, f: ScreenerFilters, issuer: Any) -> bool:
-    if f.role is RoleFilter.officer and roles_service.OFFICER not in p.roles:
-        return False
-    if f.role is RoleFilter.ceo_cfo and not p.roles & {roles_service.CEO, roles_service.CFO}:
-        return False
-    if f.role is RoleFilter.director and roles_service.DIRECTOR not in p.roles:
-        return False
-    if f.min_price is not None and p.price < f.min_price:
-        return False
-    if f.max_price is not None and p.price > f.max_price:
-        return False
-    if f.sector and (issuer is None or (issuer.sector or "").lower() != f.sector.lower()):
-        return False
-    if f.q:
-        needle = f.q.strip().lower()
-        hay = " ".join(x for x in (issuer.ticker if issuer else None, issuer.name if issuer else None) if x)
-        if needle not in hay.lower():
-            return False
-    return True
+def _row_filter(f: ScreenerFilters, window: Window, **extra: Any) -> screener_repo.RowFilter:
+    return screener_repo.RowFilter(
+        since=window.since,
+        until=window.until,
+        role_mask=ROLE_MASKS[f.role],
+        min_price=f.min_price,
+        max_price=f.max_price,
+        sector=f.sector,
+        q=f.q,
+        **extra,
+    )
 
 
-def _purchase_flags(p: Purchase) -> list[str]:
-    flags = []
-    if p.row.is_10b5_1:
-        flags.append("10b5-1")
-    if p.row.is_amendment:
-        flags.append("amended")
-    if p.row.timeliness == "L" or is_late(p.row.transaction_date, p.row.known_at):
-        flags.append("late_filing")
-    if p.row.price_source == "footnote_range":
-        flags.append("price_from_footnote")
-    return flags
-
-
-def _assign_buyers(purchases: list[Purchase]) -> None:
-    """Distinct buyers per issuer (DESIGN §2): owners of one filing are one buyer, filings sharing an
-    owner CIK are one buyer, and the same block (date, shares, value) on separate filings is one."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    def node(p: Purchase) -> str:
-        return (
-            f"{p.row.issuer_cik}/{p.owner_ciks[0]}"
-            if p.owner_ciks
-            else f"{p.row.issuer_cik}/{p.row.accession}"
-        )
-
-    blocks: dict[tuple[Any, ...], tuple[str, str]] = {}  # block -> (first node, its accession)
-    for p in purchases:
-        for cik in p.owner_ciks[1:]:
-            union(node(p), f"{p.row.issuer_cik}/{cik}")
-        block = (p.row.issuer_cik, p.row.transaction_date, p.row.shares, p.row.value)
-        seen = blocks.setdefault(block, (node(p), p.row.accession))
-        if seen[1] != p.row.accession:
-            union(node(p), seen[0])
-    for p in purchases:
-        p.buyer = find(node(p))
+@cache
+def roles_of_bits(bits: int) -> tuple[str, ...]:
+    """Role names of a stored bit set, most senior first."""
+    return tuple(names_of(bits, roles_service.ROLE_ORDER))
 
 
 def _rule_members(
-    session: Session, f: ScreenerFilters, purchases: list[Purchase]
-) -> tuple[set[int], dict[int, str]]:
-    """Purchase ids that belong to a cluster under the requested rule, and default-rule cluster ids."""
-    ids = [p.row.id for p in purchases]
-    default = screener_repo.default_cluster_of(session, ids)
-    if (f.n, f.w) == (DEFAULT_N, DEFAULT_W):
-        return set(default), default
-    if not purchases:
-        return set(), default
-    # Another rule: compute it over these issuers, looking back far enough to see whole groups.
-    since = min(p.row.transaction_date for p in purchases) - timedelta(days=MAX_SPAN_DAYS)
-    results = clusters_for_rule(
-        session, n=f.n, w=f.w, issuer_ciks={p.row.issuer_cik for p in purchases}, trade_since=since
+    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, totals: list[IssuerTotals]
+) -> dict[int, str]:
+    """Purchases of the window (under `rf`) that belong to a cluster under a non-default rule, with
+    their issuer. Only issuers with enough filings to reach N buyers are computed."""
+    if not totals:
+        return {}
+    # Look back far enough to see whole groups that reach into the window.
+    since = min(t.first_trade_date for t in totals) - timedelta(days=MAX_SPAN_DAYS)
+    until = max(t.last_trade_date for t in totals) + timedelta(days=MAX_SPAN_DAYS)
+    candidates = screener_repo.issuers_with_accessions(
+        session,
+        trade_since=since,
+        trade_until=until,
+        issuer_ciks=[t.issuer_cik for t in totals],
+        at_least=f.n,
     )
-    return {m.transaction_id for r in results for m in r.members}, default
+    if not candidates:
+        return {}
+    results = clusters_for_rule(session, n=f.n, w=f.w, issuer_ciks=candidates, trade_since=since)
+    members = {m.transaction_id: r.issuer_cik for r in results for m in r.members}
+    window_ids = screener_repo.purchase_ids(session, replace(rf, issuer_ciks=candidates))
+    return {i: members[i] for i in window_ids if i in members}
 
 
 def delta_own(shares: Decimal, before: Decimal | None) -> tuple[float | None, bool]:
@@ -190,14 +127,15 @@ def delta_own(shares: Decimal, before: Decimal | None) -> tuple[float | None, bo
 
 # --- screener (one row per company) ---------------------------------------------------------------------
 
-SORT_KEYS: dict[str, Callable[[ScreenerRow], Any]] = {
+# Sort keys read attributes ScreenerRow and the SQL totals (IssuerTotals) share; ΔOwn only rows have.
+SORT_KEYS: dict[str, Callable[[Any], Any]] = {
     "value": lambda r: r.total_value,
     "latest": lambda r: r.latest_known_at,
     "buyers": lambda r: (r.n_buyers, r.total_value),
     "ticker": lambda r: (r.ticker or "~").upper(),
     "company": lambda r: (r.company or "~").upper(),
     "shares": lambda r: r.total_shares,
-    "avg_price": lambda r: r.avg_price,
+    "avg_price": lambda r: _avg_price(r.total_value, r.total_shares),
     "first_trade": lambda r: r.first_trade_date,
     "last_trade": lambda r: r.last_trade_date,
     "delta_own": lambda r: (
@@ -209,101 +147,149 @@ SORT_KEYS: dict[str, Callable[[ScreenerRow], Any]] = {
 def build_screener_page(
     session: Session, filters: ScreenerFilters, *, now: datetime | None = None
 ) -> ScreenerPage:
-    """Group the window's eligible purchases by company, apply the filters, sort and paginate."""
+    """Group the window's eligible purchases by company (in SQL), apply the filters, sort and paginate;
+    only the rows of the page shown load their purchases (buyers, roles, ΔOwn, flags)."""
     now = now or datetime.now(UTC)
-    window, purchases, issuers = _load(session, filters, now)
-    in_rule, default_cluster = _rule_members(session, filters, purchases)
-    by_issuer: dict[str, list[Purchase]] = defaultdict(list)
-    for p in purchases:
-        by_issuer[p.row.issuer_cik].append(p)
-    rows = []
-    for cik, items in by_issuer.items():
-        row = _company_row(cik, items, issuers.get(cik), in_rule, default_cluster)
-        if row.total_value < filters.min_value:
-            continue
-        if filters.clusters_only and not row.meets_rule:
-            continue
-        if filters.exclude_ten_percent_only and "ten_percent_owner_only" in row.flags:
-            continue
-        rows.append(row)
-    rows.sort(key=lambda r: r.issuer_cik)
-    rows.sort(key=SORT_KEYS[filters.sort.value], reverse=filters.order is Order.desc)
-    total = len(rows)
-    pages = max(1, math.ceil(total / filters.page_size))
-    start = (filters.page - 1) * filters.page_size
+    window = window_of(filters, now)
+    rf = _row_filter(filters, window)
+    totals = screener_repo.issuer_totals(
+        session, rf, ten_percent_bit=TEN_PERCENT_BIT, management_mask=MANAGEMENT_MASK
+    )
+    if (filters.n, filters.w) == (DEFAULT_N, DEFAULT_W):
+        in_rule = {t.issuer_cik for t in totals if t.cluster_id}
+    else:
+        in_rule = set(_rule_members(session, filters, rf, totals).values())
+    kept = [
+        t
+        for t in totals
+        if t.total_value >= filters.min_value
+        and (not filters.clusters_only or t.issuer_cik in in_rule)
+        and not (filters.exclude_ten_percent_only and t.ten_percent_only)
+    ]
+    start, end = (filters.page - 1) * filters.page_size, filters.page * filters.page_size
+    reverse = filters.order is Order.desc
+    if filters.sort.value == "delta_own":
+        # The median ΔOwn needs every buyer of every company: build all rows, then sort.
+        rows = _company_rows(session, rf, kept, in_rule)
+        rows.sort(key=lambda r: r.issuer_cik)
+        rows.sort(key=SORT_KEYS["delta_own"], reverse=reverse)
+        shown = rows[start:end]
+    else:
+        # Everything else sorts on the SQL totals; only the page's rows load their buyers.
+        kept.sort(key=lambda t: t.issuer_cik)
+        kept.sort(key=SORT_KEYS[filters.sort.value], reverse=reverse)
+        shown = _company_rows(session, rf, kept[start:end], in_rule)
     return ScreenerPage(
         filters=filters,
         window=window,
-        rows=rows[start : start + filters.page_size],
-        total_rows=total,
+        rows=shown,
+        total_rows=len(kept),
         page=filters.page,
-        pages=pages,
-        total_value=sum((r.total_value for r in rows), Decimal(0)),
+        pages=max(1, math.ceil(len(kept) / filters.page_size)),
+        total_value=sum((t.total_value for t in kept), Decimal(0)),
         sectors=screener_repo.sectors(session),
     )
 
 
+def _avg_price(value: Decimal, shares: Decimal) -> Decimal:
+    return (value / shares).quantize(PRICE_Q, ROUND_HALF_EVEN) if shares else Decimal(0)
+
+
+def _summary_row(t: IssuerTotals, in_rule: set[str]) -> ScreenerRow:
+    """A row from the issuer's totals alone (enough to sort by anything but ΔOwn)."""
+    return ScreenerRow(
+        issuer_cik=t.issuer_cik,
+        ticker=t.ticker,
+        company=t.company,
+        sector=t.sector,
+        buyers=[],
+        n_buyers=t.n_buyers,
+        roles=[],
+        meets_rule=t.issuer_cik in in_rule,
+        cluster_id=t.cluster_id,
+        total_value=t.total_value,
+        total_shares=t.total_shares,
+        avg_price=_avg_price(t.total_value, t.total_shares),
+        first_trade_date=t.first_trade_date,
+        last_trade_date=t.last_trade_date,
+        latest_known_at=t.latest_known_at,
+        delta_own_median=None,
+        delta_own_new=False,
+        n_purchases=t.n_purchases,
+        flags=[],
+    )
+
+
+def _company_rows(
+    session: Session, rf: screener_repo.RowFilter, totals: list[IssuerTotals], in_rule: set[str]
+) -> list[ScreenerRow]:
+    """Full rows (buyers with roles and ΔOwn, flags) for these issuers, in the order given; buyers are
+    grouped in SQL, so a row costs the same whether its buyers made two purchases or two thousand."""
+    groups: list[screener_repo.BuyerGroup] = []
+    befores: dict[tuple[str, str], Decimal | None] = {}
+    names: dict[tuple[str, str], list[str]] = {}
+    ciks = [t.issuer_cik for t in totals]
+    for start in range(0, len(ciks), 500):
+        f = replace(rf, issuer_ciks=ciks[start : start + 500])
+        groups.extend(screener_repo.buyer_groups(session, f))
+        befores.update(screener_repo.first_holdings(session, f))
+        names.update(screener_repo.buyer_names(session, f))
+    by_buyer: dict[tuple[str, str], list[screener_repo.BuyerGroup]] = defaultdict(list)
+    for g in groups:
+        by_buyer[(g.issuer_cik, g.buyer_key)].append(g)
+    buyers_of: dict[str, list[tuple[BuyerSummary, int]]] = defaultdict(list)
+    for (cik, key), parts in by_buyer.items():
+        buyers_of[cik].append(_buyer_summary(key, parts, befores.get((cik, key)), names.get((cik, key), [])))
+    return [_company_row(t, buyers_of[t.issuer_cik], in_rule) for t in totals]
+
+
 def _company_row(
-    cik: str, items: list[Purchase], issuer: Any, in_rule: set[int], default_cluster: dict[int, str]
+    t: IssuerTotals, buyers_and_flags: list[tuple[BuyerSummary, int]], in_rule: set[str]
 ) -> ScreenerRow:
-    by_buyer: dict[str, list[Purchase]] = defaultdict(list)
-    for p in items:
-        by_buyer[p.buyer].append(p)
-    buyers = [_buyer_summary(ps) for ps in by_buyer.values()]
-    buyers.sort(key=lambda b: (roles_service.role_rank(b.roles), -b.value))
-    total_value = sum((Decimal(p.row.value) for p in items), Decimal(0))
-    total_shares = sum((Decimal(p.row.shares) for p in items), Decimal(0))
+    buyers = [b for b, _ in buyers_and_flags]
+    buyers.sort(key=lambda b: (roles_service.role_rank(b.roles), -b.value, b.key))
     known = [b.delta_own for b in buyers if b.delta_own is not None] + [
         math.inf for b in buyers if b.delta_own_new
     ]
     median = statistics.median(known) if known else None
-    roles = set().union(*(b.roles for b in buyers))
-    flags = sorted({f for p in items for f in p.flags})
-    if roles_service.is_ten_percent_owner_only(b.roles for b in buyers):
+    flag_bits = 0
+    role_bits = 0
+    for b, bits in buyers_and_flags:
+        flag_bits |= bits
+        role_bits |= roles_bits(b.roles)
+    flags = names_of(flag_bits, PURCHASE_FLAGS)
+    if t.ten_percent_only:
         flags.append("ten_percent_owner_only")
-    cluster_ids = sorted({default_cluster[p.row.id] for p in items if p.row.id in default_cluster})
-    return ScreenerRow(
-        issuer_cik=cik,
-        ticker=issuer.ticker if issuer else None,
-        company=issuer.name if issuer else None,
-        sector=issuer.sector if issuer else None,
-        buyers=buyers,
-        n_buyers=len(buyers),
-        roles=sorted(roles, key=roles_service.ROLE_ORDER.index),
-        meets_rule=any(p.row.id in in_rule for p in items),
-        cluster_id=cluster_ids[-1] if cluster_ids else None,
-        total_value=total_value,
-        total_shares=total_shares,
-        avg_price=(total_value / total_shares).quantize(PRICE_Q, ROUND_HALF_EVEN)
-        if total_shares
-        else Decimal(0),
-        first_trade_date=min(p.row.transaction_date for p in items),
-        last_trade_date=max(p.row.transaction_date for p in items),
-        latest_known_at=max(p.row.known_at for p in items),
-        delta_own_median=None if median is None or math.isinf(median) else median,
-        delta_own_new=median is not None and math.isinf(median),
-        n_purchases=len(items),
-        flags=flags,
-    )
+    row = _summary_row(t, in_rule)
+    row.buyers = buyers
+    row.roles = list(roles_of_bits(role_bits))
+    row.delta_own_median = None if median is None or math.isinf(median) else median
+    row.delta_own_new = median is not None and math.isinf(median)
+    row.flags = sorted(flags)
+    return row
 
 
-def _buyer_summary(items: list[Purchase]) -> BuyerSummary:
-    items = sorted(
-        items, key=lambda p: (p.row.transaction_date, p.row.known_at, p.row.accession, p.row.doc_index)
-    )
-    shares = sum((Decimal(p.row.shares) for p in items), Decimal(0))
+def _buyer_summary(
+    key: str, parts: list[screener_repo.BuyerGroup], before: Decimal | None, names: list[str]
+) -> tuple[BuyerSummary, int]:
+    """One buyer's window summary, and the union of its purchases' flag bits."""
+    shares = sum((g.shares for g in parts), Decimal(0))
+    role_bits = flag_bits = 0
+    for g in parts:
+        role_bits |= g.roles
+        flag_bits |= g.flags
     # ΔOwn over the window: all shares this buyer bought ÷ what it held before its first purchase.
-    ratio, new = delta_own(shares, items[0].row.shares_owned_before)
-    names = dict.fromkeys(n for p in items for n in p.owner_names)
-    return BuyerSummary(
-        key="+".join(sorted({c for p in items for c in p.owner_ciks})),
-        name=" / ".join(names),
-        roles=sorted(set().union(*(p.roles for p in items)), key=roles_service.ROLE_ORDER.index),
+    ratio, new = delta_own(shares, before)
+    summary = BuyerSummary(
+        key=key,
+        name=" / ".join(names) or key,
+        roles=list(roles_of_bits(role_bits)),
         shares=shares,
-        value=sum((Decimal(p.row.value) for p in items), Decimal(0)),
+        value=sum((g.value for g in parts), Decimal(0)),
         delta_own=ratio,
         delta_own_new=new,
     )
+    return summary, flag_bits
 
 
 # --- purchases (one row per purchase) -------------------------------------------------------------------
@@ -323,27 +309,46 @@ PURCHASE_SORT_KEYS: dict[str, Callable[[PurchaseRow], Any]] = {
 def build_purchases_page(
     session: Session, filters: PurchaseFilters, *, now: datetime | None = None
 ) -> PurchasesPage:
-    """List the window's eligible purchases one by one (a "latest insider purchases" feed)."""
+    """List the window's eligible purchases one by one (a "latest insider purchases" feed): sorted and
+    paged in SQL, so only the page's rows are loaded."""
     now = now or datetime.now(UTC)
-    window, purchases, issuers = _load(session, filters, now)
-    in_rule, default_cluster = _rule_members(session, filters, purchases)
-    rows = []
-    for p in purchases:
-        if p.row.value < filters.min_value:
-            continue
-        if filters.clusters_only and p.row.id not in in_rule:
-            continue
-        if filters.exclude_ten_percent_only and p.roles and p.roles <= {roles_service.TEN_PERCENT_OWNER}:
-            continue
-        rows.append(_purchase_row(p, issuers.get(p.row.issuer_cik), default_cluster))
-    rows.sort(key=lambda r: r.transaction_id)
-    rows.sort(key=PURCHASE_SORT_KEYS[filters.sort.value], reverse=filters.order is Order.desc)
-    total = len(rows)
+    window = window_of(filters, now)
+    default_rule = (filters.n, filters.w) == (DEFAULT_N, DEFAULT_W)
+    rf = _row_filter(
+        filters,
+        window,
+        min_value=filters.min_value or None,
+        exclude_roles_exactly=TEN_PERCENT_BIT if filters.exclude_ten_percent_only else None,
+        default_cluster_only=filters.clusters_only and default_rule,
+    )
     start = (filters.page - 1) * filters.page_size
+    if filters.clusters_only and not default_rule:
+        totals = screener_repo.issuer_totals(
+            session, rf, ten_percent_bit=TEN_PERCENT_BIT, management_mask=MANAGEMENT_MASK
+        )
+        ids = list(_rule_members(session, filters, rf, totals))
+        all_rows = _purchase_rows(session, screener_repo.purchases_by_id(session, ids))
+        all_rows.sort(key=lambda r: r.transaction_id)
+        all_rows.sort(key=PURCHASE_SORT_KEYS[filters.sort.value], reverse=filters.order is Order.desc)
+        rows, total = all_rows[start : start + filters.page_size], len(all_rows)
+    else:
+        ids, total = screener_repo.purchase_page_ids(
+            session,
+            rf,
+            sort=filters.sort.value,
+            descending=filters.order is Order.desc,
+            offset=start,
+            limit=filters.page_size,
+        )
+        position = {i: k for k, i in enumerate(ids)}
+        rows = sorted(
+            _purchase_rows(session, screener_repo.purchases_by_id(session, ids)),
+            key=lambda r: position[r.transaction_id],
+        )
     return PurchasesPage(
         filters=filters,
         window=window,
-        rows=rows[start : start + filters.page_size],
+        rows=rows,
         total_rows=total,
         page=filters.page,
         pages=max(1, math.ceil(total / filters.page_size)),
@@ -351,7 +356,21 @@ def build_purchases_page(
     )
 
 
-def _purchase_row(p: Purchase, issuer: Any, default_cluster: dict[int, str]) -> PurchaseRow:
+def _purchase_rows(session: Session, detail_rows: list[Any]) -> list[PurchaseRow]:
+    owners = clusters_repo.owners_by_accession(session, sorted({r.accession for r in detail_rows}))
+    purchases = [
+        Purchase(
+            r,
+            tuple(o.owner_cik for o in owners.get(r.accession, [])),
+            tuple(o.name_as_filed or o.owner_cik for o in owners.get(r.accession, [])),
+        )
+        for r in detail_rows
+    ]
+    issuers = screener_repo.issuers(session, sorted({p.row.issuer_cik for p in purchases}))
+    return [_purchase_row(p, issuers.get(p.row.issuer_cik)) for p in purchases]
+
+
+def _purchase_row(p: Purchase, issuer: Any) -> PurchaseRow:
     ratio, new = delta_own(Decimal(p.row.shares), p.row.shares_owned_before)
     return PurchaseRow(
         transaction_id=p.row.id,
@@ -362,7 +381,7 @@ def _purchase_row(p: Purchase, issuer: Any, default_cluster: dict[int, str]) -> 
         sector=issuer.sector if issuer else None,
         buyer=" / ".join(p.owner_names),
         owner_ciks=list(p.owner_ciks),
-        roles=sorted(p.roles, key=roles_service.ROLE_ORDER.index),
+        roles=list(roles_of_bits(p.row.role_bits)),
         trade_date=p.row.transaction_date,
         known_at=p.row.known_at,
         shares=p.row.shares,
@@ -374,8 +393,8 @@ def _purchase_row(p: Purchase, issuer: Any, default_cluster: dict[int, str]) -> 
         delta_own=ratio,
         delta_own_new=new,
         is_10b5_1=p.row.is_10b5_1,
-        flags=p.flags,
-        cluster_id=default_cluster.get(p.row.id),
+        flags=names_of(p.row.flag_bits, PURCHASE_FLAGS),
+        cluster_id=p.row.cluster_id,
     )
 
 

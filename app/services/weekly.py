@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from app.errors import BadParameterError
-from app.models import Cluster, FilingOwner
+from app.models import Cluster
 from app.repositories import cluster_pages as pages_repo
 from app.repositories import clusters as clusters_repo
 from app.repositories import screener as screener_repo
 from app.repositories.cluster_pages import MemberRow
+from app.repositories.clusters import OwnerRow
 from app.schemas.clusters import ArchiveWeek, WeeklyArchive, WeeklyPage, WeeklyRow, WeekSection
 from app.services import cluster_page as cluster_page_service
 from app.services.clustering import iso_week_of, week_bounds
@@ -121,7 +122,7 @@ def _row(
     rank: int,
     c: Cluster,
     members: list[MemberRow],
-    owners: dict[str, list[FilingOwner]],
+    owners: dict[str, list[OwnerRow]],
     issuer: Any,
     returns: list[Any],
     week_end: datetime,

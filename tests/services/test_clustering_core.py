@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 
 from app.services.clustering_core import (
     ClusterResult,
+    PurchaseBuyer,
     PurchaseRecord,
     cluster_id,
     find_clusters,
+    issuer_buyers,
     link_purchases,
     value_known_by,
 )
@@ -498,3 +500,57 @@ class TestProperties:
         keys = [(r.issuer_cik, r.first_trade_date) for r in expected]
         assert keys == sorted(keys)
         assert len({r.cluster_id for r in expected}) == len(expected)
+
+
+class TestIssuerBuyers:
+    """The screener's buyers: DESIGN §2 applied with every filing of the issuer known."""
+
+    def test_joint_filers_and_shared_ciks_are_one_buyer(self) -> None:
+        joint = buy("acc-1", {"fund", "gp", "manager"}, 0, 0)
+        gp_alone = buy("acc-2", "gp", 30, 30)  # shares a CIK with the joint filing, months later
+        other = buy("acc-3", "alice", 1, 1)
+        buyers = issuer_buyers([joint, gp_alone, other])
+        assert buyers[joint.transaction_id].buyer == ("fund", "gp", "manager")
+        assert buyers[gp_alone.transaction_id].buyer == ("fund", "gp", "manager")
+        assert buyers[other.transaction_id].buyer == ("alice",)
+        assert all(b.duplicate_of is None for b in buyers.values())
+
+    def test_chain_copies_of_a_block_join_the_first_buyer_and_are_marked(self) -> None:
+        first = buy("acc-1", "fund-a", 0, 0, shares="500", price="12.5")
+        copy = buy("acc-2", "fund-b", 0, 1, shares="500", price="12.5")
+        other_block = buy("acc-3", "fund-c", 0, 1, shares="501", price="12.5")
+        buyers = issuer_buyers([copy, other_block, first])  # input order does not matter
+        assert buyers[copy.transaction_id] == PurchaseBuyer(("fund-a", "fund-b"), first.transaction_id)
+        assert buyers[first.transaction_id] == PurchaseBuyer(("fund-a", "fund-b"), None)
+        assert buyers[other_block.transaction_id] == PurchaseBuyer(("fund-c",), None)
+
+    def test_identical_tranches_in_one_filing_are_not_copies(self) -> None:
+        a1 = buy("acc-1", "alice", 0, 0, tid=1)
+        a2 = buy("acc-1", "alice", 0, 0, tid=2)
+        b1 = buy("acc-2", "bob", 0, 1, tid=3)  # repeats the first tranche only
+        buyers = issuer_buyers([a1, a2, b1])
+        assert [buyers[i].duplicate_of for i in (1, 2, 3)] == [None, None, 1]
+
+    def test_issuers_are_resolved_separately(self) -> None:
+        a = buy("acc-1", "fund", 0, 0, issuer="0000000001")
+        b = buy("acc-2", "fund", 0, 1, issuer="0000000002")  # same block, another issuer
+        buyers = issuer_buyers([a, b])
+        assert buyers[b.transaction_id].duplicate_of is None
+
+    @given(
+        st.lists(st.tuples(st.integers(0, 5), st.integers(0, 4), st.integers(1, 3)), min_size=1, max_size=30)
+    )
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    def test_final_cluster_buyers_agree_with_the_issuer_view(self, spec: list[tuple[int, int, int]]) -> None:
+        # Every cluster's buyers, once all its filings are known, are unions the issuer view also makes:
+        # two members the replay calls one buyer are one buyer here too.
+        rows = [
+            buy(f"acc-{k}", f"owner-{owner}", day, k, shares=str(100 * size))
+            for k, (owner, day, size) in enumerate(spec)
+        ]
+        buyers = issuer_buyers(rows)
+        for result in find_clusters(rows, n=2, w=14):
+            by_replay: dict[tuple[str, ...], set[tuple[str, ...]]] = defaultdict(set)
+            for m in result.members:
+                by_replay[m.buyer].add(buyers[m.transaction_id].buyer)
+            assert all(len(keys) == 1 for keys in by_replay.values())

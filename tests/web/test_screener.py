@@ -208,7 +208,7 @@ class TestScreenerPage:
             pytest.param("role=ceo", "role", id="role-unknown"),
             pytest.param("from=2024-13-01", "from", id="bad-date"),
             pytest.param("sort=hack", "sort", id="sort-unknown"),
-        pytest.param("from=2024-03-05&to=2024-03-01", "request", id="from-after-to"),
+            pytest.param("from=2024-03-05&to=2024-03-01", "request", id="from-after-to"),
         ],
     )
     def test_bad_parameter_gets_a_422_page_naming_it(
@@ -234,3 +234,112 @@ class TestPurchasesPage:
         records = list(csv.DictReader(io.StringIO(client.get(f"/purchases.csv?{WINDOW}&sort=value").text)))
         assert [r["accession"] for r in data["rows"]] == [r["accession"] for r in records]
         assert data["rows"][0]["accession"] == "0000000201-24-000001"
+
+
+def _ingest(engine: Engine, tmp_path: Path, files: dict[str, bytes]) -> None:
+    paths = []
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        paths.append(path)
+    assert ingest_files(paths, engine=engine, max_bytes=5_000_000).rejected == 0
+
+
+class TestChainBlocks:
+    """The same block filed by each entity of an ownership chain is one buyer and counted once."""
+
+    @pytest.fixture
+    def chain(self, clean_engine: Engine, tmp_path: Path) -> Engine:
+        entities = [Owner(f"00000005{k:02d}", f"CHAIN ENTITY {k}", ten_percent=True) for k in range(3)]
+        files = {
+            f"chain{k}.txt": purchase_filing(
+                f"00000005{k:02d}-24-000001",
+                f"2024-03-0{6 + k}T16:30:00",
+                owners=[owner],
+                trade_date="2024-03-05",
+                shares="10000",
+                price="20.00",
+            )
+            for k, owner in enumerate(entities)
+        }
+        files["alice.txt"] = purchase_filing(
+            "0000000101-24-000001", "2024-03-06T17:00:00", owners=[ALICE], trade_date="2024-03-05"
+        )
+        _ingest(clean_engine, tmp_path, files)
+        return clean_engine
+
+    def test_screener_counts_the_block_once(self, client: TestClient, chain: Engine) -> None:
+        (row,) = client.get(f"/api/screener?{WINDOW}").json()["rows"]
+        assert row["n_buyers"] == 2
+        assert row["n_purchases"] == 4
+        assert Decimal(row["total_value"]) == Decimal("200000") + Decimal("10000")
+        assert Decimal(row["total_shares"]) == Decimal("11000")
+        fund = next(b for b in row["buyers"] if "CHAIN" in b["name"])
+        assert fund["key"] == "0000000500+0000000501+0000000502"
+        assert Decimal(fund["value"]) == Decimal("200000")
+        assert "ten_percent_owner_only" not in row["flags"]  # Alice is the CEO
+
+    def test_exclude_ten_percent_only_keeps_the_company_with_an_officer(
+        self, client: TestClient, chain: Engine
+    ) -> None:
+        data = client.get(f"/api/screener?{WINDOW}&exclude_ten_percent_only=true").json()
+        assert [r["ticker"] for r in data["rows"]] == ["EXMP"]
+        data = client.get(f"/api/screener?{WINDOW}&exclude_ten_percent_only=true&role=ceo_cfo").json()
+        assert data["rows"][0]["n_buyers"] == 1
+
+    def test_facts_are_rebuilt_when_missing(self, client: TestClient, chain: Engine) -> None:
+        from app.db import session_scope
+        from app.models import EligiblePurchase
+        from app.services.clustering import refresh_missing_facts
+
+        before = client.get(f"/api/screener?{WINDOW}").json()["rows"]
+        with chain.begin() as conn:
+            conn.execute(EligiblePurchase.__table__.delete())
+        assert client.get(f"/api/screener?{WINDOW}").json()["rows"] == []
+        with session_scope(chain, write=True) as session:
+            assert refresh_missing_facts(session) == 1
+        with session_scope(chain, write=True) as session:
+            assert refresh_missing_facts(session) == 0
+        assert client.get(f"/api/screener?{WINDOW}").json()["rows"] == before
+
+
+class TestPurchasesOrder:
+    """The purchases view sorts and pages in SQL; it must order exactly as the rows' own values do."""
+
+    @pytest.mark.parametrize("sort", ["latest", "value", "trade_date", "ticker", "price", "delta_own"])
+    @pytest.mark.parametrize("order", ["asc", "desc"])
+    def test_sql_order_matches_the_row_values(
+        self, client: TestClient, loaded: Engine, sort: str, order: str
+    ) -> None:
+        from app.schemas.screener import PurchaseRow
+        from app.services.screener import PURCHASE_SORT_KEYS
+
+        data = client.get(f"/api/purchases?{WINDOW}&sort={sort}&order={order}").json()
+        rows = [PurchaseRow.model_validate(r) for r in data["rows"]]
+        expected = sorted(rows, key=lambda r: r.transaction_id)
+        expected.sort(key=PURCHASE_SORT_KEYS[sort], reverse=order == "desc")
+        assert [r.transaction_id for r in rows] == [r.transaction_id for r in expected]
+        paged = [
+            client.get(f"/api/purchases?{WINDOW}&sort={sort}&order={order}&page_size=2&page={p}").json()
+            for p in (1, 2, 3)
+        ]
+        assert [r["transaction_id"] for page in paged for r in page["rows"]] == [
+            r.transaction_id for r in rows
+        ]
+        assert {page["total_rows"] for page in paged} == {5}
+
+    def test_custom_rule_clusters_only(self, client: TestClient, loaded: Engine) -> None:
+        data = client.get(f"/api/purchases?{WINDOW}&n=2&clusters_only=true").json()
+        assert sorted(r["buyer"] for r in data["rows"]) == ["ALICE A", "BOB B", "CAROL C"]
+        assert client.get(f"/api/purchases?{WINDOW}&n=4&clusters_only=true").json()["rows"] == []
+
+    def test_filters_push_down(self, client: TestClient, loaded: Engine) -> None:
+        def buyers(query: str) -> list[str]:
+            return [r["buyer"] for r in client.get(f"/api/purchases?{WINDOW}&{query}").json()["rows"]]
+
+        assert buyers("role=ceo_cfo&sort=trade_date&order=asc") == ["ALICE A", "CAROL C"]
+        assert buyers("min_value=20000") == ["BIG FUND LP", "BOB B"]
+        assert "BIG FUND LP" not in buyers("exclude_ten_percent_only=true")
+        assert buyers("q=oth") == ["BIG FUND LP"]
+        assert buyers("q=%25") == []  # LIKE wildcards in a search are literal
+        assert buyers("min_price=10.2&max_price=10.6") == ["BOB B"]

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+from app.models.types import Money, Price, Shares, UTCDateTime
+
+
+class EligiblePurchase(Base):
+    """One eligible purchase (DESIGN §2) with what the screener groups and filters by: its issuer-wide
+    buyer, the roles of its filers, whether it repeats a chain's block, and its default-rule cluster.
+
+    Maintained with the materialized clusters (app.services.clustering.refresh_issuers), so the
+    screener aggregates in SQL instead of resolving buyers and roles row by row on every request.
+    """
+
+    __tablename__ = "eligible_purchase"
+    __table_args__ = (
+        Index("ix_eligible_purchase_known_at", "known_at"),
+        Index("ix_eligible_purchase_issuer_trade_date", "issuer_cik", "trade_date"),
+    )
+
+    transaction_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("insider_transaction.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    issuer_cik: Mapped[str] = mapped_column(String(10))
+    accession: Mapped[str] = mapped_column(String(20))
+    known_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    trade_date: Mapped[date] = mapped_column(Date)
+    # Owner CIKs of the buyer across the issuer's whole history ("+"-joined, bounded like cluster buyers).
+    buyer_key: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[int] = mapped_column(Integer)  # bit set over app.services.roles.ROLE_ORDER
+    # The same block already reported on another filing of the chain: one buyer, counted once in totals.
+    is_block_copy: Mapped[bool] = mapped_column(Boolean)
+    shares: Mapped[Decimal] = mapped_column(Shares)
+    value: Mapped[Decimal] = mapped_column(Money)
+    price: Mapped[Decimal] = mapped_column(Price)  # value ÷ shares: explicit or footnote-range price
+    cluster_id: Mapped[str | None] = mapped_column(String(32))  # the default-rule cluster, if a member
+    flags: Mapped[int] = mapped_column(Integer)  # bit set over app.services.clustering.PURCHASE_FLAGS
+    shares_owned_before: Mapped[Decimal | None] = mapped_column(Shares)  # for ΔOwn
