@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     cache_dir: Path = Path("./data/cache")
     max_document_bytes: int = 5_000_000
     admin_token: str | None = None
+    # Public pages are served from a per-process cache for this many seconds (0 turns it off).
+    page_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     log_level: str = "INFO"
 
     @field_validator("edgar_base_url", "edgar_data_base_url")

@@ -18,6 +18,7 @@ from app.db import make_engine, make_sessionmaker
 from app.errors import BadParameterError, NotFoundError
 from app.web import admin, api, clusters, clusters_api, health, pages, status, ticker, ticker_api
 from app.web.input_guard import RejectNulMiddleware
+from app.web.micro_cache import MicroCacheMiddleware
 from app.web.performance import router as performance_router
 from app.web.performance_api import router as performance_api_router
 from app.web.security import SecurityHeadersMiddleware
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings.database_url)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.add_middleware(RejectNulMiddleware)
+    app.add_middleware(MicroCacheMiddleware, seconds=settings.page_cache_seconds)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: headers on every response
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
     app.include_router(health.router)

@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 
 from app.db import Base, make_engine
 
+# Pages are tested as built, not as cached seconds earlier (tests/web/test_micro_cache.py turns it on).
+os.environ.setdefault("PAGE_CACHE_SECONDS", "0")
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("CLUSTERBUY_SHARED_DIR", ROOT.parent / "shared"))
 SAMPLES_DIR = SHARED_DIR / "edgar-samples"

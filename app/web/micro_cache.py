@@ -1,0 +1,160 @@
+"""A micro-cache for the public read-only pages: a successful GET response is kept for a few seconds
+(PAGE_CACHE_SECONDS) and served again to the same URL, so a burst of readers costs one page build.
+
+Pages are built from filings that arrive minutes apart, so a response a few seconds old says the same
+thing; the cache makes the app's throughput under many readers independent of how heavy a page is.
+Concurrent misses of one URL wait for the first build instead of all building it (single flight).
+Only allow-listed paths are cached, never a request carrying credentials, never a non-200 response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Public pages and their JSON/CSV/Atom twins. Status, health, admin and static files are not cached.
+CACHEABLE_PREFIXES = (
+    "/purchases",
+    "/screener.csv",
+    "/weekly",
+    "/cluster/",
+    "/filing/",
+    "/ticker/",
+    "/insider/",
+    "/performance",
+    "/market",
+    "/feeds/",
+    "/api/screener",
+    "/api/purchases",
+    "/api/weekly",
+    "/api/clusters/",
+    "/api/filings/",
+    "/api/ticker/",
+    "/api/insider/",
+    "/api/performance",
+    "/api/market",
+)
+MAX_BODY_BYTES = 4_000_000
+
+
+@dataclass(slots=True)
+class _Entry:
+    stored_at: float
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+def is_cacheable(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope["method"] != "GET":
+        return False
+    if any(name in (b"authorization", b"cookie", b"x-admin-token") for name, _ in scope["headers"]):
+        return False
+    path: str = scope["path"]
+    return path == "/" or path.startswith(CACHEABLE_PREFIXES)
+
+
+class MicroCacheMiddleware:
+    """Pure ASGI middleware: per-process LRU of whole responses, keyed by path and query string."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        seconds: float,
+        max_entries: int = 512,
+        max_bytes: int = 128_000_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.clock = clock
+        self.entries: OrderedDict[tuple[str, bytes], _Entry] = OrderedDict()
+        self.size = 0
+        self.building: dict[tuple[str, bytes], asyncio.Event] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.seconds <= 0 or not is_cacheable(scope):
+            await self.app(scope, receive, send)
+            return
+        key = (scope["path"], scope.get("query_string", b""))
+        entry = self._fresh(key)
+        if entry is None and (building := self.building.get(key)) is not None:
+            await building.wait()  # another request is building this URL: use its response
+            entry = self._fresh(key)
+            if entry is None:  # it was not cacheable (an error page, a big body): serve our own
+                await self.app(scope, receive, send)
+                return
+        if entry is not None:
+            await self._replay(entry, send)
+            return
+        done = self.building[key] = asyncio.Event()
+        try:
+            await self._build(key, scope, receive, send)
+        finally:
+            del self.building[key]
+            done.set()
+
+    def _fresh(self, key: tuple[str, bytes]) -> _Entry | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        if self.clock() - entry.stored_at > self.seconds:
+            self._drop(key)
+            return None
+        self.entries.move_to_end(key)
+        return entry
+
+    async def _replay(self, entry: _Entry, send: Send) -> None:
+        age = str(int(self.clock() - entry.stored_at)).encode()
+        headers = [*entry.headers, (b"x-cache", b"HIT"), (b"age", age)]
+        await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+        await send({"type": "http.response.body", "body": entry.body, "more_body": False})
+
+    async def _build(self, key: tuple[str, bytes], scope: Scope, receive: Receive, send: Send) -> None:
+        start: Message | None = None
+        chunks: list[bytes] = []
+        size = 0
+        keep = True
+
+        async def capture(message: Message) -> None:
+            nonlocal start, size, keep
+            if message["type"] == "http.response.start":
+                start = message
+                headers = message.get("headers", [])
+                keep = message["status"] == 200 and not any(k.lower() == b"set-cookie" for k, _ in headers)
+                message = {**message, "headers": [*headers, (b"x-cache", b"MISS")]}
+            elif message["type"] == "http.response.body" and keep:
+                body = message.get("body", b"")
+                size += len(body)
+                if size > MAX_BODY_BYTES:
+                    keep = False
+                    chunks.clear()
+                else:
+                    chunks.append(body)
+                if not message.get("more_body", False) and keep and start is not None:
+                    self._store(
+                        key, _Entry(self.clock(), start["status"], list(start["headers"]), b"".join(chunks))
+                    )
+            await send(message)
+
+        await self.app(scope, receive, capture)
+
+    def _store(self, key: tuple[str, bytes], entry: _Entry) -> None:
+        self._drop(key)
+        self.entries[key] = entry
+        self.size += len(entry.body)
+        while self.entries and (len(self.entries) > self.max_entries or self.size > self.max_bytes):
+            self._drop(next(iter(self.entries)))
+
+    def _drop(self, key: tuple[str, bytes]) -> None:
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            self.size -= len(entry.body)
