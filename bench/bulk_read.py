@@ -15,7 +15,8 @@ import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from app.ingest.bulk_datasets import BulkRowError, DatasetSummary, iter_dataset_filings
+from app.ingest.bulk_datasets import iter_dataset_filings
+from app.ingest.bulk_tsv import BulkRowError, DatasetSummary
 
 GENERATOR_VERSION = 2
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")

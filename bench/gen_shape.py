@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from app.ingest.bulk_datasets import iter_table
+from app.ingest.bulk_tsv import iter_table
 from app.ingest.form4_parser import parse
 from app.schemas.form4 import ParsedForm4
 from app.services.roles import mentions_10b5_1

@@ -83,8 +83,8 @@ def import_bulk_cmd(
 ) -> None:
     """Load an SEC Insider Transactions Data Set (Form 3/4/5 TSVs); re-importing changes nothing."""
     from app.db import get_engine
-    from app.ingest.bulk_datasets import BulkDatasetError, DatasetSummary
     from app.ingest.bulk_import import import_bulk
+    from app.ingest.bulk_tsv import BulkDatasetError, DatasetSummary
 
     _require_current_schema()
     summary = DatasetSummary()

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from app.db import session_scope
-from app.ingest.bulk_datasets import BulkRowError, DatasetSummary, iter_dataset_filings
+from app.ingest.bulk_datasets import iter_dataset_filings
+from app.ingest.bulk_tsv import BulkRowError, DatasetSummary
 from app.ingest.files import store_with_retry
 from app.ingest.pipeline import refresh_clusters_for
 from app.ingest.store import store_filings

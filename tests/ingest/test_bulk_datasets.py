@@ -10,14 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.ingest.bulk_datasets import (
-    BulkDatasetError,
-    BulkRowError,
-    DatasetSummary,
-    iter_dataset_filings,
-    iter_table,
-    known_at_estimate,
-)
+from app.ingest.bulk_datasets import iter_dataset_filings, known_at_estimate
+from app.ingest.bulk_tsv import BulkDatasetError, BulkRowError, DatasetSummary, iter_table
 from app.ingest.form4_parser import parse
 from app.schemas.form4 import (
     ParsedForm4,

@@ -1,0 +1,123 @@
+"""The Insider Transactions Data Sets' eight tables and their column layouts, as the files ship them.
+
+Which columns each table is read into, the spellings that vary between releases, and which *_FN column
+holds the footnotes of which ParsedTransaction/ParsedHolding field.
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+
+TABLES = (
+    "SUBMISSION",
+    "REPORTINGOWNER",
+    "NONDERIV_TRANS",
+    "NONDERIV_HOLDING",
+    "DERIV_TRANS",
+    "DERIV_HOLDING",
+    "FOOTNOTES",
+    "OWNER_SIGNATURE",
+)
+
+# Physical headers as shipped (checked against real 2006q1/2024q4/2025q2 files and FORM_345_metadata.json).
+# The metadata also lists CONTACT_* / NOTIFICATION_EMAIL_ADDRESS for SUBMISSION, absent from real files.
+SUBMISSION_COLS = tuple(
+    """
+    ACCESSION_NUMBER FILING_DATE PERIOD_OF_REPORT DATE_OF_ORIG_SUB NO_SECURITIES_OWNED NOT_SUBJECT_SEC16
+    FORM3_HOLDINGS_REPORTED FORM4_TRANS_REPORTED DOCUMENT_TYPE ISSUERCIK ISSUERNAME ISSUERTRADINGSYMBOL
+    REMARKS AFF10B5ONE
+""".split()
+)
+OWNER_COLS = tuple(
+    """
+    ACCESSION_NUMBER RPTOWNERCIK RPTOWNERNAME RPTOWNER_RELATIONSHIP RPTOWNER_TITLE RPTOWNER_TXT
+    RPTOWNER_STREET1 RPTOWNER_STREET2 RPTOWNER_CITY RPTOWNER_STATE RPTOWNER_ZIPCODE RPTOWNER_STATE_DESC
+    FILE_NUMBER
+""".split()
+)
+# DERIV_TRANS's header, a superset of NONDERIV_TRANS's: one projection serves both ("SK" = <table>_SK).
+TX_COLS = tuple(
+    """
+    ACCESSION_NUMBER SK SECURITY_TITLE SECURITY_TITLE_FN CONV_EXERCISE_PRICE CONV_EXERCISE_PRICE_FN
+    TRANS_DATE TRANS_DATE_FN DEEMED_EXECUTION_DATE DEEMED_EXECUTION_DATE_FN TRANS_FORM_TYPE TRANS_CODE
+    EQUITY_SWAP_INVOLVED EQUITY_SWAP_TRANS_CD_FN TRANS_TIMELINESS TRANS_TIMELINESS_FN TRANS_SHARES
+    TRANS_SHARES_FN TRANS_TOTAL_VALUE TRANS_TOTAL_VALUE_FN TRANS_PRICEPERSHARE TRANS_PRICEPERSHARE_FN
+    TRANS_ACQUIRED_DISP_CD TRANS_ACQUIRED_DISP_CD_FN EXCERCISE_DATE EXCERCISE_DATE_FN EXPIRATION_DATE
+    EXPIRATION_DATE_FN UNDLYNG_SEC_TITLE UNDLYNG_SEC_TITLE_FN UNDLYNG_SEC_SHARES UNDLYNG_SEC_SHARES_FN
+    UNDLYNG_SEC_VALUE UNDLYNG_SEC_VALUE_FN SHRS_OWND_FOLWNG_TRANS SHRS_OWND_FOLWNG_TRANS_FN
+    VALU_OWND_FOLWNG_TRANS VALU_OWND_FOLWNG_TRANS_FN DIRECT_INDIRECT_OWNERSHIP
+    DIRECT_INDIRECT_OWNERSHIP_FN NATURE_OF_OWNERSHIP NATURE_OF_OWNERSHIP_FN
+""".split()
+)
+# DERIV_HOLDING's header, likewise a superset of NONDERIV_HOLDING's.
+HOLDING_COLS = tuple(
+    """
+    ACCESSION_NUMBER SK SECURITY_TITLE SECURITY_TITLE_FN CONV_EXERCISE_PRICE CONV_EXERCISE_PRICE_FN
+    TRANS_FORM_TYPE TRANS_FORM_TYPE_FN EXERCISE_DATE EXERCISE_DATE_FN EXPIRATION_DATE EXPIRATION_DATE_FN
+    UNDLYNG_SEC_TITLE UNDLYNG_SEC_TITLE_FN UNDLYNG_SEC_SHARES UNDLYNG_SEC_SHARES_FN UNDLYNG_SEC_VALUE
+    UNDLYNG_SEC_VALUE_FN SHRS_OWND_FOLWNG_TRANS SHRS_OWND_FOLWNG_TRANS_FN VALU_OWND_FOLWNG_TRANS
+    VALU_OWND_FOLWNG_TRANS_FN DIRECT_INDIRECT_OWNERSHIP DIRECT_INDIRECT_OWNERSHIP_FN NATURE_OF_OWNERSHIP
+    NATURE_OF_OWNERSHIP_FN
+""".split()
+)
+# Column prefixes the NONDERIV_* tables legitimately lack.
+DERIV_ONLY = (
+    "CONV_EXERCISE_PRICE",
+    "TRANS_TOTAL_VALUE",
+    "EXCERCISE_DATE",
+    "EXERCISE_DATE",
+    "EXPIRATION_DATE",
+    "UNDLYNG_SEC_",
+)
+FOOTNOTE_COLS = ("ACCESSION_NUMBER", "FOOTNOTE_ID", "FOOTNOTE_TXT")
+SIGNATURE_COLS = ("ACCESSION_NUMBER", "OWNERSIGNATURENAME", "OWNERSIGNATUREDATE")
+
+# Spellings that differ between the readme, the metadata JSON and the physical files: the files say
+# EQUITY_SWAP_TRANS_CD_FN (metadata: EQUITY_SWAP_INVOLVED_FN), EXCERCISE_DATE in DERIV_TRANS but
+# EXERCISE_DATE in DERIV_HOLDING, FORM3_HOLDINGS_REPORTED (readme: FORM3_HOLDING_REPORTED).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "EQUITY_SWAP_TRANS_CD_FN": ("EQUITY_SWAP_INVOLVED_FN",),
+    "EXCERCISE_DATE": ("EXERCISE_DATE",),
+    "EXCERCISE_DATE_FN": ("EXERCISE_DATE_FN",),
+    "EXERCISE_DATE": ("EXCERCISE_DATE",),
+    "EXERCISE_DATE_FN": ("EXCERCISE_DATE_FN",),
+    "FORM3_HOLDINGS_REPORTED": ("FORM3_HOLDING_REPORTED",),
+    "OWNERSIGNATURENAME": ("SIGNATURE_NAME",),
+    "OWNERSIGNATUREDATE": ("SIGNATURE_DATE",),
+}
+
+# *_FN column -> the field name the XML parser uses in ParsedTransaction/ParsedHolding.footnotes.
+# EQUITY_SWAP_TRANS_CD_FN is the footnote on <transactionCoding> (it explains J codes), hence "code".
+_FN_FIELDS = {
+    "SECURITY_TITLE_FN": "security_title",
+    "CONV_EXERCISE_PRICE_FN": "conversion_or_exercise_price",
+    "TRANS_DATE_FN": "transaction_date",
+    "DEEMED_EXECUTION_DATE_FN": "deemed_execution_date",
+    "EQUITY_SWAP_TRANS_CD_FN": "code",
+    "TRANS_TIMELINESS_FN": "timeliness",
+    "TRANS_SHARES_FN": "shares",
+    "TRANS_TOTAL_VALUE_FN": "total_value",
+    "TRANS_PRICEPERSHARE_FN": "price",
+    "TRANS_ACQUIRED_DISP_CD_FN": "acquired_disposed",
+    "EXCERCISE_DATE_FN": "exercise_date",
+    "EXERCISE_DATE_FN": "exercise_date",
+    "EXPIRATION_DATE_FN": "expiration_date",
+    "UNDLYNG_SEC_TITLE_FN": "underlying_security_title",
+    "UNDLYNG_SEC_SHARES_FN": "underlying_shares",
+    "UNDLYNG_SEC_VALUE_FN": "underlying_value",
+    "SHRS_OWND_FOLWNG_TRANS_FN": "shares_owned_after",
+    "VALU_OWND_FOLWNG_TRANS_FN": "value_owned_after",
+    "DIRECT_INDIRECT_OWNERSHIP_FN": "direct_indirect",
+    "NATURE_OF_OWNERSHIP_FN": "nature_of_ownership",
+    "TRANS_FORM_TYPE_FN": "form_type",
+}
+# Holdings file their position footnotes under the ParsedHolding field names (form4_parser._HOLDING_RENAME).
+_HOLDING_FN_FIELDS = {
+    **_FN_FIELDS,
+    "SHRS_OWND_FOLWNG_TRANS_FN": "shares_owned",
+    "VALU_OWND_FOLWNG_TRANS_FN": "value_owned",
+}
+TX_FN_GET = itemgetter(*(i for i, c in enumerate(TX_COLS) if c.endswith("_FN")))
+TX_FN_NAMES = tuple(_FN_FIELDS[c] for c in TX_COLS if c.endswith("_FN"))
+HOLDING_FN_GET = itemgetter(*(i for i, c in enumerate(HOLDING_COLS) if c.endswith("_FN")))
+HOLDING_FN_NAMES = tuple(_HOLDING_FN_FIELDS[c] for c in HOLDING_COLS if c.endswith("_FN"))
