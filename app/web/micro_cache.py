@@ -3,13 +3,15 @@
 
 Pages are built from filings that arrive minutes apart, so a response a few seconds old says the same
 thing; the cache makes the app's throughput under many readers independent of how heavy a page is.
-Concurrent misses of one URL wait for the first build instead of all building it (single flight).
+Concurrent misses of one URL wait for the first build instead of all building it (single flight), and
+a response past its TTL is served once more while it is rebuilt behind it (stale-while-revalidate).
 Only allow-listed paths are cached, never a request carrying credentials, never a non-200 response.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -40,6 +42,7 @@ CACHEABLE_PREFIXES = (
     "/api/market",
 )
 MAX_BODY_BYTES = 4_000_000
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -79,22 +82,32 @@ class MicroCacheMiddleware:
         self.entries: OrderedDict[tuple[str, bytes], _Entry] = OrderedDict()
         self.size = 0
         self.building: dict[tuple[str, bytes], asyncio.Event] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.seconds <= 0 or not is_cacheable(scope):
             await self.app(scope, receive, send)
             return
         key = (scope["path"], scope.get("query_string", b""))
-        entry = self._fresh(key)
+        entry, stale = self._lookup(key)
         if entry is None and (building := self.building.get(key)) is not None:
             await building.wait()  # another request is building this URL: use its response
-            entry = self._fresh(key)
+            entry, stale = self._lookup(key)
             if entry is None:  # it was not cacheable (an error page, a big body): serve our own
                 await self.app(scope, receive, send)
                 return
         if entry is not None:
+            if stale and key not in self.building:
+                # Serve the previous response at once and rebuild behind it, so readers never queue
+                # behind a rebuild (stale for at most one more TTL).
+                task = asyncio.create_task(self._rebuild(key, dict(scope)))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
             await self._replay(entry, send)
             return
+        await self._single_build(key, scope, receive, send)
+
+    async def _single_build(self, key: tuple[str, bytes], scope: Scope, receive: Receive, send: Send) -> None:
         done = self.building[key] = asyncio.Event()
         try:
             await self._build(key, scope, receive, send)
@@ -102,15 +115,29 @@ class MicroCacheMiddleware:
             del self.building[key]
             done.set()
 
-    def _fresh(self, key: tuple[str, bytes]) -> _Entry | None:
+    async def _rebuild(self, key: tuple[str, bytes], scope: Scope) -> None:
+        async def no_body() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def discard(message: Message) -> None:
+            return None
+
+        try:
+            await self._single_build(key, scope, no_body, discard)
+        except Exception:  # the next reader builds it again, and sees the error itself
+            logger.exception("rebuilding %s in the background failed", scope.get("path"))
+
+    def _lookup(self, key: tuple[str, bytes]) -> tuple[_Entry | None, bool]:
+        """The entry for `key` and whether it is past its TTL (None once past two TTLs)."""
         entry = self.entries.get(key)
         if entry is None:
-            return None
-        if self.clock() - entry.stored_at > self.seconds:
+            return None, False
+        age = self.clock() - entry.stored_at
+        if age > 2 * self.seconds:
             self._drop(key)
-            return None
+            return None, False
         self.entries.move_to_end(key)
-        return entry
+        return entry, age > self.seconds
 
     async def _replay(self, entry: _Entry, send: Send) -> None:
         age = str(int(self.clock() - entry.stored_at)).encode()

@@ -117,18 +117,28 @@ def test_concurrent_errors_are_each_served_their_own_response() -> None:
     assert all(r.status_code == 503 for r in responses)
 
 
-def test_entries_expire_and_the_cache_stays_bounded() -> None:
+def test_entries_are_revalidated_then_expire_and_the_cache_stays_bounded() -> None:
     now = [1000.0]
     inner = _CountingApp()
     cache = MicroCacheMiddleware(inner, seconds=10, max_entries=3, clock=lambda: now[0])
     asyncio.run(_get_many(cache, ["/weekly"]))
     now[0] += 9
     (hit,) = asyncio.run(_get_many(cache, ["/weekly"]))
-    assert (hit.headers["x-cache"], hit.headers["age"]) == ("HIT", "9")
-    now[0] += 2  # 11 s after it was built
-    (stale,) = asyncio.run(_get_many(cache, ["/weekly"]))
-    assert stale.headers["x-cache"] == "MISS"
-    assert inner.calls == 2
+    assert (hit.headers["x-cache"], hit.headers["age"], hit.text) == ("HIT", "9", "build 1")
+    now[0] += 2  # past the TTL: the old response once more, rebuilt behind it
+
+    async def stale_then_fresh() -> tuple[httpx.Response, httpx.Response]:
+        (stale,) = await _get_many(cache, ["/weekly"])
+        await asyncio.gather(*cache.tasks)
+        (fresh,) = await _get_many(cache, ["/weekly"])
+        return stale, fresh
+
+    stale, fresh = asyncio.run(stale_then_fresh())
+    assert (stale.text, fresh.text) == ("build 1", "build 2")
+    assert fresh.headers["age"] == "0"
+    now[0] += 25  # past two TTLs: never served, built now
+    (rebuilt,) = asyncio.run(_get_many(cache, ["/weekly"]))
+    assert (rebuilt.headers["x-cache"], rebuilt.text) == ("MISS", "build 3")
     asyncio.run(_get_many(cache, [f"/cluster/{k}" for k in range(5)]))
     assert len(cache.entries) == 3
     assert cache.size == sum(len(e.body) for e in cache.entries.values())
