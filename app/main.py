@@ -9,6 +9,7 @@ from enum import Enum
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings.database_url)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.add_middleware(RejectNulMiddleware)
+    # Level 6: most of level 9's gain on HTML and JSON at a fraction of its CPU.
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
     app.add_middleware(MicroCacheMiddleware, seconds=settings.page_cache_seconds)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: headers on every response
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")

@@ -218,6 +218,13 @@ def main() -> None:
     ap.add_argument("--ticker", default=None, help="dashboard ticker (default: the most-filed issuer)")
     ap.add_argument("--batch", type=int, default=20, help="filings per ingest batch")
     ap.add_argument("--no-ingest", action="store_true", help="no concurrent ingester")
+    ap.add_argument("--plain", action="store_true", help="no 'Accept-Encoding: gzip' (browsers send it)")
+    ap.add_argument(
+        "--page-cache",
+        type=float,
+        default=10.0,
+        help="PAGE_CACHE_SECONDS for the server (0: every request built)",
+    )
     ap.add_argument("--keep", action="store_true", help="leave the ingested load filings in the database")
     args = ap.parse_args()
 
@@ -238,7 +245,13 @@ def main() -> None:
     base = f"http://127.0.0.1:{args.port}"
     if not port_is_free(args.port):
         sys.exit(f"port {args.port} is in use: pass --port")
-    env = {**os.environ, "DATABASE_URL": args.url, "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.url,
+        "LOG_LEVEL": "WARNING",
+        "PAGE_CACHE_SECONDS": str(args.page_cache),
+    }
+    headers = [] if args.plain else ["-H", "Accept-Encoding: gzip"]
     server_cmd = [
         str(ROOT / ".venv" / "bin" / "clusterbuy"),
         "serve",
@@ -249,7 +262,12 @@ def main() -> None:
         str(args.port),
     ]
     print(f"data set: {filings:,} filings; dashboard ticker {ticker}", flush=True)
-    print("server: " + " ".join(server_cmd[1:]), flush=True)
+    print(
+        "server: " + " ".join(server_cmd[1:]) + f"; PAGE_CACHE_SECONDS={args.page_cache}; "
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s"
+        + ("" if args.plain else " -H 'Accept-Encoding: gzip'"),
+        flush=True,
+    )
     server = subprocess.Popen(server_cmd, env=env, cwd=ROOT, start_new_session=True)
     ingester: Ingester | None = None
     tmp = Path(tempfile.mkdtemp(prefix="load-ingest-"))
@@ -263,7 +281,7 @@ def main() -> None:
             url = base + path
             if args.warmup:
                 subprocess.run(
-                    [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{args.warmup}s", url],
+                    [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{args.warmup}s", *headers, url],
                     capture_output=True,
                     check=True,
                 )
@@ -275,6 +293,7 @@ def main() -> None:
                 "--timeout",
                 "10s",
                 "--latency",
+                *headers,
                 url,
             ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout

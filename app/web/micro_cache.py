@@ -53,6 +53,14 @@ class _Entry:
     body: bytes
 
 
+CacheKey = tuple[str, bytes, bool]  # path, query string, whether the client takes gzip
+
+
+def accepts_gzip(scope: Scope) -> bool:
+    # The body differs with compression (GZipMiddleware sits inside this cache), so it is in the key.
+    return any(name == b"accept-encoding" and b"gzip" in value for name, value in scope["headers"])
+
+
 def is_cacheable(scope: Scope) -> bool:
     if scope["type"] != "http" or scope["method"] != "GET":
         return False
@@ -63,7 +71,8 @@ def is_cacheable(scope: Scope) -> bool:
 
 
 class MicroCacheMiddleware:
-    """Pure ASGI middleware: per-process LRU of whole responses, keyed by path and query string."""
+    """Pure ASGI middleware: per-process LRU of whole responses, keyed by path, query string and
+    whether the client accepts gzip."""
 
     def __init__(
         self,
@@ -79,16 +88,16 @@ class MicroCacheMiddleware:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.clock = clock
-        self.entries: OrderedDict[tuple[str, bytes], _Entry] = OrderedDict()
+        self.entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
         self.size = 0
-        self.building: dict[tuple[str, bytes], asyncio.Event] = {}
+        self.building: dict[CacheKey, asyncio.Event] = {}
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.seconds <= 0 or not is_cacheable(scope):
             await self.app(scope, receive, send)
             return
-        key = (scope["path"], scope.get("query_string", b""))
+        key = (scope["path"], scope.get("query_string", b""), accepts_gzip(scope))
         entry, stale = self._lookup(key)
         if entry is None and (building := self.building.get(key)) is not None:
             await building.wait()  # another request is building this URL: use its response
@@ -107,7 +116,7 @@ class MicroCacheMiddleware:
             return
         await self._single_build(key, scope, receive, send)
 
-    async def _single_build(self, key: tuple[str, bytes], scope: Scope, receive: Receive, send: Send) -> None:
+    async def _single_build(self, key: CacheKey, scope: Scope, receive: Receive, send: Send) -> None:
         done = self.building[key] = asyncio.Event()
         try:
             await self._build(key, scope, receive, send)
@@ -115,7 +124,7 @@ class MicroCacheMiddleware:
             del self.building[key]
             done.set()
 
-    async def _rebuild(self, key: tuple[str, bytes], scope: Scope) -> None:
+    async def _rebuild(self, key: CacheKey, scope: Scope) -> None:
         async def no_body() -> Message:
             return {"type": "http.request", "body": b"", "more_body": False}
 
@@ -127,7 +136,7 @@ class MicroCacheMiddleware:
         except Exception:  # the next reader builds it again, and sees the error itself
             logger.exception("rebuilding %s in the background failed", scope.get("path"))
 
-    def _lookup(self, key: tuple[str, bytes]) -> tuple[_Entry | None, bool]:
+    def _lookup(self, key: CacheKey) -> tuple[_Entry | None, bool]:
         """The entry for `key` and whether it is past its TTL (None once past two TTLs)."""
         entry = self.entries.get(key)
         if entry is None:
@@ -145,7 +154,7 @@ class MicroCacheMiddleware:
         await send({"type": "http.response.start", "status": entry.status, "headers": headers})
         await send({"type": "http.response.body", "body": entry.body, "more_body": False})
 
-    async def _build(self, key: tuple[str, bytes], scope: Scope, receive: Receive, send: Send) -> None:
+    async def _build(self, key: CacheKey, scope: Scope, receive: Receive, send: Send) -> None:
         start: Message | None = None
         chunks: list[bytes] = []
         size = 0
@@ -174,14 +183,14 @@ class MicroCacheMiddleware:
 
         await self.app(scope, receive, capture)
 
-    def _store(self, key: tuple[str, bytes], entry: _Entry) -> None:
+    def _store(self, key: CacheKey, entry: _Entry) -> None:
         self._drop(key)
         self.entries[key] = entry
         self.size += len(entry.body)
         while self.entries and (len(self.entries) > self.max_entries or self.size > self.max_bytes):
             self._drop(next(iter(self.entries)))
 
-    def _drop(self, key: tuple[str, bytes]) -> None:
+    def _drop(self, key: CacheKey) -> None:
         entry = self.entries.pop(key, None)
         if entry is not None:
             self.size -= len(entry.body)

@@ -142,3 +142,15 @@ def test_entries_are_revalidated_then_expire_and_the_cache_stays_bounded() -> No
     asyncio.run(_get_many(cache, [f"/cluster/{k}" for k in range(5)]))
     assert len(cache.entries) == 3
     assert cache.size == sum(len(e.body) for e in cache.entries.values())
+
+
+def test_compressed_and_plain_responses_are_cached_apart(cached_client: TestClient) -> None:
+    gz = {"accept-encoding": "gzip"}
+    plain = {"accept-encoding": "identity"}
+    first = cached_client.get("/weekly/archive", headers=gz)
+    assert (first.headers["content-encoding"], first.headers["x-cache"]) == ("gzip", "MISS")
+    other = cached_client.get("/weekly/archive", headers=plain)
+    assert ("content-encoding" not in other.headers, other.headers["x-cache"]) == (True, "MISS")
+    again = cached_client.get("/weekly/archive", headers=gz)
+    assert (again.headers["content-encoding"], again.headers["x-cache"]) == ("gzip", "HIT")
+    assert again.text == other.text  # the same page either way
