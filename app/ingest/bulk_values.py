@@ -131,5 +131,6 @@ def footnote_ids(value: str) -> list[str]:
 
 
 def natural_key(footnote_id: str) -> tuple[int, str]:
+    """Sort key for footnote ids in document order: F2 before F10."""
     digits = "".join(ch for ch in footnote_id if ch.isdigit())
     return (int(digits) if digits else 1 << 30, footnote_id)
