@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.analytics import market_calendar as mc  # noqa: E402
 from app.db import make_engine, session_scope  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
-from app.services import performance as performance_service  # noqa: E402
+from app.services import performance_refresh as performance_refresh_service  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/clusterbuy_bench_perf"
 ET = ZoneInfo("America/New_York")
@@ -267,14 +267,14 @@ def main() -> None:
     if not args.pages_only:
         t = time.perf_counter()
         with session_scope(engine, write=True) as session:
-            full = performance_service.recompute_all(session)
+            full = performance_refresh_service.recompute_all(session)
         print(
             f"full recompute: {time.perf_counter() - t:.1f}s with commit — {json.dumps(full.as_dict())}",
             flush=True,
         )
         t = time.perf_counter()
         with session_scope(engine, write=True) as session:
-            inc = performance_service.refresh(session)
+            inc = performance_refresh_service.refresh(session)
         print(
             f"incremental refresh, nothing new: {time.perf_counter() - t:.1f}s — {dict(inc.reasons)}",
             flush=True,

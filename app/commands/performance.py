@@ -22,14 +22,14 @@ def refresh(
 ) -> None:
     """Materialize default-rule cluster returns vs SPY (incremental unless --all)."""
     from app.db import get_engine, session_scope
-    from app.services import performance as performance_service
+    from app.services import performance_refresh as performance_refresh_service
 
     _require_current_schema()
     with session_scope(get_engine(), write=True) as session:
         if all_:
-            report = performance_service.recompute_all(session)
+            report = performance_refresh_service.recompute_all(session)
         else:
-            report = performance_service.refresh(session)
+            report = performance_refresh_service.refresh(session)
     if report.error:
         err.print(f"[red]Error[/]: {report.error}")
         raise typer.Exit(1)

@@ -57,10 +57,10 @@ def refresh_prices(ctx: JobContext) -> dict[str, Any]:
 
 def refresh_performance(ctx: JobContext) -> dict[str, Any]:
     """Measure new and still-open clusters against SPY from the refreshed prices; update market pulse."""
-    from app.services import performance as performance_service
+    from app.services import performance_refresh as performance_refresh_service
 
     with session_scope(ctx.engine, write=True) as session:
-        report = performance_service.refresh_for_scheduler(session)
+        report = performance_refresh_service.refresh_for_scheduler(session)
     return {
         "as_of": str(report.as_of),
         "computed": report.computed,

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select, update
 from app.db import session_scope
 from app.models import Cluster, ClusterReturn, PriceBar
 from app.services import performance as performance_service
+from app.services import performance_refresh as performance_refresh_service
 from tests.conftest import require_samples, truncate_all
 from tests.perf_setup import (
     AAPL_CSV,
@@ -38,7 +39,7 @@ def loaded(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     ingest_specs(engine, folder, list(SPECS.values()))
     import_prices(engine, prices_dir, folder)
     with session_scope(engine, write=True) as session:
-        performance_service.refresh(session)
+        performance_refresh_service.refresh(session)
     yield engine
     truncate_all(engine)
 
@@ -191,14 +192,14 @@ class TestIncrementalRefresh:
 
         # as_of cut to 2012-08-24: C's 1w window (exit 2012-08-28) is still open.
         with session_scope(clean_engine, write=True) as s:
-            first = performance_service.refresh(s, today=date(2012, 8, 24), now=t0)
+            first = performance_refresh_service.refresh(s, today=date(2012, 8, 24), now=t0)
         assert (first.as_of, first.computed, dict(first.reasons)) == (date(2012, 8, 24), 3, {"missing": 3})
         assert _rows(clean_engine, c)["1w"].status == "open"
 
         # Nothing changed but as_of moved on: only clusters with rows not final (C open, D ended early).
         t1 = t0 + timedelta(days=1)
         with session_scope(clean_engine, write=True) as s:
-            second = performance_service.refresh(s, now=t1)
+            second = performance_refresh_service.refresh(s, now=t1)
         assert dict(second.reasons) == {"not_final": 2}
         assert (second.computed, second.unchanged) == (2, 1)
         assert _rows(clean_engine, c)["1w"].status == "done"
@@ -214,7 +215,7 @@ class TestIncrementalRefresh:
             )
         t2 = t1 + timedelta(days=1)
         with session_scope(clean_engine, write=True) as s:
-            third = performance_service.refresh(s, now=t2)
+            third = performance_refresh_service.refresh(s, now=t2)
         assert dict(third.reasons) == {"prices_changed": 1, "not_final": 2}
         assert {r.computed_at for r in _rows(clean_engine, a).values()} == {t2}
 
@@ -222,18 +223,18 @@ class TestIncrementalRefresh:
         with session_scope(clean_engine, write=True) as s:
             s.execute(update(Cluster).where(Cluster.id == a).values(updated_at=t2 + timedelta(hours=1)))
         with session_scope(clean_engine, write=True) as s:
-            fourth = performance_service.refresh(s, now=t2 + timedelta(days=1))
+            fourth = performance_refresh_service.refresh(s, now=t2 + timedelta(days=1))
         assert fourth.reasons["cluster_updated"] == 1
 
         # --all recomputes everything.
         with session_scope(clean_engine, write=True) as s:
-            full = performance_service.recompute_all(s, now=t2 + timedelta(days=2))
+            full = performance_refresh_service.recompute_all(s, now=t2 + timedelta(days=2))
         assert (full.computed, dict(full.reasons)) == (3, {"full": 3})
 
     def test_no_spy_prices_is_reported(self, clean_engine: Engine, tmp_path: Path) -> None:
         ingest_specs(clean_engine, tmp_path, [SPECS["A"]])
         with session_scope(clean_engine, write=True) as s:
-            report = performance_service.refresh(s)
+            report = performance_refresh_service.refresh(s)
         assert report.error
         assert "SPY" in report.error
         assert report.computed == 0

@@ -17,7 +17,7 @@ from app.config import Settings
 from app.db import session_scope
 from app.main import create_app
 from app.services import market as market_service
-from app.services import performance as performance_service
+from app.services import performance_refresh as performance_refresh_service
 from tests.conftest import require_samples, truncate_all
 from tests.perf_setup import SPECS, import_prices, ingest_specs
 
@@ -30,7 +30,7 @@ def client(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     ingest_specs(engine, folder, list(SPECS.values()))
     import_prices(engine, prices_dir, folder)
     with session_scope(engine, write=True) as session:
-        performance_service.refresh(session)
+        performance_refresh_service.refresh(session)
     url = engine.url.render_as_string(hide_password=False)
     with TestClient(create_app(Settings(database_url=url))) as test_client:
         yield test_client
