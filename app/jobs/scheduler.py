@@ -152,8 +152,15 @@ class JobScheduler:
         spec = JOBS[name]
         if not self.tick_s and spec.active is not None and not spec.active(datetime.now(UTC)):
             return  # outside the job's ET hours (the UTC trigger covers both DST offsets)
-        if not self.is_leader:
-            return
+        with self._state:
+            if not self.is_leader:
+                return
+            # The lock may have gone since the last election round (a PostgreSQL restart drops its
+            # connection) and another process may hold it now: check before every run, or two leaders
+            # would poll EDGAR at once, over the fair-access rate between them.
+            if not self.lock.still_held():
+                self._demote()
+                return
         run_job(name, settings=self.settings, engine=self.engine)
 
     def next_runs(self) -> dict[str, datetime | None]:

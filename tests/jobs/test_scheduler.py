@@ -8,23 +8,33 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select, text
 
 from app.config import Settings
 from app.db import session_scope
+from app.ingest import live
 from app.ingest.pipeline import EDGAR_HEALTH
-from app.jobs.leader import leader_lock_for
+from app.ingest.sec_client import EdgarClient
+from app.jobs.leader import PostgresLeaderLock, leader_lock_for
 from app.jobs.registry import JOBS
 from app.jobs.runner import run_job
+from app.jobs.scheduler import JobScheduler
+from app.main import create_app
 from app.models import JobRun
 from app.repositories import ops as ops_repo
-from tests.conftest import ROOT
-from tests.edgar_server import EdgarServer
+from tests.conftest import ROOT, truncate_all
+from tests.edgar_server import EdgarServer, delay
 from tests.ingest.mirror import MirrorFiling, document, feed_xml
+from tests.stable_dump import stable_dump
+
+# Which process ran what, and when: differs between any two runs by design.
+RUN_BOOKKEEPING = frozenset({"job_run", "ingest_checkpoint"})
 
 
 def _utc(*args: int) -> datetime:
@@ -115,6 +125,38 @@ def test_only_one_process_holds_the_leader_lock(clean_engine: Engine) -> None:
         second.release()
 
 
+def test_a_leader_whose_lock_went_with_its_connection_runs_nothing(
+    clean_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if clean_engine.dialect.name != "postgresql":
+        pytest.skip("only a PostgreSQL lock can go while its process lives (a flock stays with its fd)")
+    ran: list[str] = []
+    spec = replace(JOBS["edgar.poll_current"], func=lambda _ctx: ran.append("run") or {})
+    monkeypatch.setitem(JOBS, "edgar.poll_current", spec)
+    sched = JobScheduler(Settings(_env_file=None), clean_engine, only=["edgar.poll_current"], tick_s=60)
+    other = leader_lock_for(clean_engine)
+    try:
+        sched._elect()
+        assert sched.is_leader
+        sched._run("edgar.poll_current")
+        assert ran == ["run"]
+        # The server drops the lock's connection, as a restart does, and another process takes the lock
+        # before this one's next election round.
+        lock = sched.lock
+        assert isinstance(lock, PostgresLeaderLock)
+        assert lock._conn is not None
+        pid = lock._conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with clean_engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert other.try_acquire()
+        sched._run("edgar.poll_current")  # the next tick: this process no longer leads
+        assert ran == ["run"]
+        assert not sched.is_leader
+    finally:
+        other.release()
+        sched.lock.release()
+
+
 def _scheduler(engine: Engine, server: EdgarServer, tmp_path: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGAR_", "DATABASE_", "SEC_"))}
     env.update(
@@ -143,20 +185,31 @@ def _wait_for(predicate: object, timeout: float = 20.0) -> None:
 
 
 def test_two_scheduler_processes_run_each_trigger_once(
-    clean_engine: Engine, edgar_server: EdgarServer, tmp_path: Path
+    clean_engine: Engine, edgar_server: EdgarServer, edgar_settings: Settings, tmp_path: Path
 ) -> None:
     _mirror_feed(edgar_server)
+    # Reference: one undisturbed poll; the race must end in the same database state.
+    with EdgarClient(edgar_settings) as client:
+        live.poll_current(client, clean_engine)
+    expected = stable_dump(clean_engine, skip_tables=RUN_BOOKKEEPING)
+    truncate_all(clean_engine)
+    # Every poll takes a while, so the leader is killed with a run in flight.
+    edgar_server.fail(r"browse-edgar", [delay(0.6)], repeat_last=True)
     procs = {p.pid: p for p in (_scheduler(clean_engine, edgar_server, tmp_path) for _ in range(2))}
     try:
-        _wait_for(lambda: len(_runs(clean_engine)) >= 4)
+        _wait_for(lambda: len(_runs(clean_engine)) >= 3)
         leaders = {r.host for r in _runs(clean_engine)}
         assert len(leaders) == 1  # the other process holds no lock and runs nothing
         (leader,) = leaders
         leader_pid = int(str(leader).rsplit(":", 1)[1])
         # A dead leader's lock goes with it; the standby takes over and marks the orphaned run.
+        _wait_for(lambda: _runs(clean_engine)[-1].outcome == "running")
         procs[leader_pid].send_signal(signal.SIGKILL)
         procs[leader_pid].wait(timeout=10)
         _wait_for(lambda: any(r.host != leader and r.outcome == "ok" for r in _runs(clean_engine)))
+        url = clean_engine.url.render_as_string(hide_password=False)
+        with TestClient(create_app(Settings(_env_file=None, database_url=url))) as web:
+            scheduler_status = web.get("/api/status").json()["scheduler"]
     finally:
         for p in procs.values():
             if p.poll() is None:
@@ -166,6 +219,10 @@ def test_two_scheduler_processes_run_each_trigger_once(
     runs = _runs(clean_engine)
     assert len({r.host for r in runs}) == 2
     assert all(r.outcome in ("ok", "interrupted") for r in runs)
+    # The takeover is on /status: the killed leader's run interrupted, the survivor leading.
+    assert [r.host for r in runs if r.outcome == "interrupted"] == [leader]
+    assert scheduler_status["leader_process"] not in (None, leader)
+    assert stable_dump(clean_engine, skip_tables=RUN_BOOKKEEPING) == expected
     # Runs never overlap and no tick ran twice: starts are at least most of a tick apart.
     starts = sorted(r.started_at for r in runs)
     assert all((b - a).total_seconds() > 0.5 for a, b in zip(starts, starts[1:], strict=False))
