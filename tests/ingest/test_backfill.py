@@ -1,5 +1,6 @@
 """Daily-index backfill: newest day first, BackfillDay checkpoints, and a real `clusterbuy backfill`
-subprocess killed midway then restarted ends exactly where an uninterrupted run does."""
+subprocess killed midway (the day it was in shows pending on /status) then restarted ends exactly where
+an uninterrupted run does."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from app.config import Settings
 from app.db import session_scope
 from app.ingest.backfill import backfill, reconcile_target
 from app.ingest.sec_client import RATE_LIMITER, EdgarClient
+from app.main import create_app
 from app.models import BackfillDay, Cluster, Filing, IngestError, InsiderTransaction
 from tests.conftest import ROOT, truncate_all
 from tests.dbdump import canonical_dump
@@ -119,6 +122,11 @@ def _cli_env(engine: Engine, server: EdgarServer, cache: Path) -> dict[str, str]
     return env
 
 
+def _pending_days(engine: Engine) -> list[date]:
+    with session_scope(engine) as s:
+        return list(s.scalars(select(BackfillDay.day).where(BackfillDay.status == "pending")))
+
+
 def _backfill_cmd() -> list[str]:
     return [
         sys.executable,
@@ -149,7 +157,7 @@ def test_killed_backfill_resumes_to_the_same_end_state(
         _backfill_cmd(), env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 30
-    while _count(clean_engine, Filing) < 7:
+    while _count(clean_engine, Filing) < 7 or not _pending_days(clean_engine):
         assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
         assert time.monotonic() < deadline, "backfill made no progress"
         time.sleep(0.02)
@@ -159,6 +167,12 @@ def test_killed_backfill_resumes_to_the_same_end_state(
     assert 7 <= stored_at_kill < 4 * PER_DAY - 1  # killed midway, not after the end
     with session_scope(clean_engine) as s:
         assert s.scalar(select(func.count()).where(BackfillDay.status == "done")) < 4
+    # The interruption is on /status: the day the run was in stays pending, with its listed count.
+    url = clean_engine.url.render_as_string(hide_password=False)
+    with TestClient(create_app(Settings(_env_file=None, database_url=url))) as web:
+        progress = web.get("/api/status").json()["backfill"]
+    assert progress["pending_days"] == [str(d) for d in _pending_days(clean_engine)]
+    assert progress["filings_listed"] > progress["filings_stored"]
 
     done = subprocess.run(_backfill_cmd(), env=env, cwd=tmp_path, capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
