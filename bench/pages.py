@@ -257,9 +257,11 @@ def main() -> None:
     ap.add_argument("--dashboard-ticker", default="CLBY")
     ap.add_argument("--profile", default="", help="endpoint name (substring) to profile instead of timing")
     ap.add_argument("--profile-repeats", type=int, default=20)
+    ap.add_argument("--page-cache", type=float, default=0.0, help="PAGE_CACHE_SECONDS (default 0: no cache)")
     args = ap.parse_args()
 
-    app = create_app(Settings(database_url=args.url))
+    # The micro-cache is off by default here: these figures are what building each page costs.
+    app = create_app(Settings(database_url=args.url, page_cache_seconds=args.page_cache))
     with TestClient(app) as client:
         sql = SqlTimer(app.state.engine)
         s = samples(client, args.dashboard_ticker)

@@ -80,6 +80,38 @@ def eligible_purchases(
     return [PurchaseRow(*row) for row in session.execute(stmt)]
 
 
+def purchase_owner_rows(
+    session: Session,
+    *,
+    issuer_ciks: Iterable[str] | None = None,
+    trade_since: date | None = None,
+    trade_until: date | None = None,
+) -> list[Any]:
+    """Eligible purchases from their stored screener facts, one row per (purchase, owner CIK) — the
+    cheap input for computing a rule on request (the facts are refreshed with every ingest)."""
+    ep = EligiblePurchase
+    base = select(
+        ep.transaction_id,
+        ep.issuer_cik,
+        ep.accession,
+        ep.trade_date,
+        ep.known_at,
+        ep.shares,
+        ep.value,
+        FilingOwner.owner_cik,
+    ).join(FilingOwner, FilingOwner.accession == ep.accession)
+    if trade_since is not None:
+        base = base.where(ep.trade_date >= trade_since)
+    if trade_until is not None:
+        base = base.where(ep.trade_date <= trade_until)
+    if issuer_ciks is None:
+        return list(session.execute(base))
+    out: list[Any] = []
+    for chunk in _chunks(sorted(set(issuer_ciks))):
+        out.extend(session.execute(base.where(ep.issuer_cik.in_(chunk))))
+    return out
+
+
 def issuers_with_purchases(session: Session) -> list[str]:
     stmt = (
         select(InsiderTransaction.issuer_cik)

@@ -4,8 +4,10 @@ rule (N=3, W=14) incrementally per issuer, and compute any other rule on request
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -38,12 +40,30 @@ def purchase_records(
     trade_since: date | None = None,
     trade_until: date | None = None,
 ) -> list[PurchaseRecord]:
-    """Eligible purchases as clustering input, each with the owner CIKs of its filing."""
-    rows = clusters_repo.eligible_purchases(
+    """Eligible purchases as clustering input, each with the owner CIKs of its filing, read from the
+    stored screener facts (what any rule computed on request starts from)."""
+    rows = clusters_repo.purchase_owner_rows(
         session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
     )
-    owners = clusters_repo.owners_by_accession(session, sorted({r.accession for r in rows}))
-    return _records(rows, owners)
+    owners: dict[int, set[str]] = defaultdict(set)
+    first: dict[int, Any] = {}
+    for r in rows:
+        owners[r.transaction_id].add(r.owner_cik)
+        first.setdefault(r.transaction_id, r)
+    return [
+        PurchaseRecord(
+            transaction_id=r.transaction_id,
+            issuer_cik=r.issuer_cik,
+            accession=r.accession,
+            owner_ciks=frozenset(owners[r.transaction_id]),
+            trade_date=r.trade_date,
+            known_at=r.known_at,
+            shares=r.shares,
+            price=r.value / r.shares,
+            value=r.value,
+        )
+        for r in first.values()
+    ]
 
 
 def _records(rows: Sequence[PurchaseRow], owners: dict[str, list[OwnerRow]]) -> list[PurchaseRecord]:
