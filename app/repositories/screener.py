@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select, type_coerce
+from sqlalchemy import Select, and_, case, func, literal, or_, select, text, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -119,6 +119,9 @@ def issuer_totals(
         per_buyer = per_buyer.join(Issuer, Issuer.cik == EP.issuer_cik)
     per_buyer = per_buyer.where(*_conditions(f)).group_by(EP.issuer_cik, EP.buyer_key)
     b = per_buyer.subquery("per_buyer")
+    if session.get_bind().dialect.name == "postgresql":
+        # Long windows group ~10^5 rows by (issuer, buyer): sort in memory, not in temp files.
+        session.execute(text("SET LOCAL work_mem = '32MB'"))
     stmt = (
         select(
             b.c.issuer_cik,
