@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 import app.models  # noqa: F401
 from app.db import Base, make_engine
 from app.migrate import alembic_config, upgrade
+from app.models import IngestCheckpoint, StoredPerformanceView
 from tests.conftest import BACKENDS, create_database
 
 
@@ -50,3 +52,59 @@ def test_revision_chain_is_linear() -> None:
     assert len(script.get_heads()) == 1
     revisions = list(script.walk_revisions())
     assert all(not isinstance(r.down_revision, tuple) for r in revisions)
+
+
+def test_0006_moves_stored_performance_views_out_of_checkpoints_and_back(empty_db_url: str) -> None:
+    upgrade(empty_db_url, "0005")
+    built = datetime(2026, 1, 2, 12, 0, 0, 123456, tzinfo=UTC)
+    newest = datetime(2026, 1, 2, 11, 59, 30, 654321, tzinfo=UTC)
+    whole = {"summaries": [{"horizon": "1w", "n": 4, "mean": 0.0125}], "coverage": {"clusters": 6}}
+    views = {
+        "performance.view": {"version": [20, newest.isoformat()], "as_of": "2012-09-11", "view": whole},
+        "performance.view.role=ceo_cfo": {
+            "version": [20, newest.isoformat()],
+            "as_of": "2012-09-11",
+            "view": {"summaries": []},
+        },
+        "performance.view.value=10m_plus": {"version": [0, None], "as_of": "2012-09-10", "view": {}},
+    }
+    broken = {"performance.view.role=other": {"as_of": "2012-09-11"}}  # never served: no view, no version
+    others = {"performance.insider": {"as_of": "2012-09-11", "clusters": {}}, "edgar.health": {"ok": True}}
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                IngestCheckpoint.__table__.insert(),
+                [
+                    {"name": k, "value": v, "updated_at": built}
+                    for k, v in {**views, **broken, **others}.items()
+                ],
+            )
+
+        upgrade(empty_db_url)
+        with engine.connect() as conn:
+            moved = {r.key: r for r in conn.execute(select(StoredPerformanceView.__table__))}
+            left = set(conn.scalars(select(IngestCheckpoint.name)))
+        assert set(moved) == {"all", "role=ceo_cfo", "value=10m_plus"}
+        assert left == set(others)
+        row = moved["all"]
+        assert (row.rule_n, row.rule_w, row.params, row.payload) == (3, 14, {}, whole)
+        assert (row.data_through, row.returns_count, row.returns_computed_at) == (
+            date(2012, 9, 11),
+            20,
+            newest,
+        )
+        assert row.computed_at == built
+        assert moved["role=ceo_cfo"].params == {"role": "ceo_cfo"}
+        assert (moved["value=10m_plus"].params, moved["value=10m_plus"].returns_computed_at) == (
+            {"value": "10m_plus"},
+            None,
+        )
+
+        command.downgrade(alembic_config(empty_db_url), "0005")
+        with engine.connect() as conn:
+            back = {r.name: r for r in conn.execute(select(IngestCheckpoint.__table__))}
+        assert {name: r.value for name, r in back.items()} == {**views, **others}
+        assert back["performance.view"].updated_at == built
+    finally:
+        engine.dispose()

@@ -5,7 +5,7 @@ from app.models.filing import Filing, FilingDocument, Footnote, IngestError
 from app.models.insider import FilingOwner, ReportingOwner
 from app.models.issuer import Issuer
 from app.models.ops import BackfillDay, IngestCheckpoint, JobRun
-from app.models.performance import ClusterReturn
+from app.models.performance import ClusterReturn, StoredPerformanceView
 from app.models.price import PriceBar, PriceSeriesState, StockSplit
 from app.models.purchase import EligiblePurchase
 from app.models.reference import IssuerTicker, NewsEvent
@@ -22,6 +22,7 @@ __all__ = [
     "PriceBar",
     "PriceSeriesState",
     "StockSplit",
+    "StoredPerformanceView",
     "Cluster",
     "ClusterAlias",
     "ClusterMember",

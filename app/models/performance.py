@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Date, Float, ForeignKey, String
+from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -29,4 +30,25 @@ class ClusterReturn(Base):
     stock_return: Mapped[float | None] = mapped_column(Float)
     spy_return: Mapped[float | None] = mapped_column(Float)
     excess_return: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StoredPerformanceView(Base):
+    """A precomputed /performance view: the whole default-rule set, or one role mix or value bucket of it.
+
+    Every performance refresh rewrites them (DESIGN §5: the page renders from one stored document). A view
+    answers a request only while the stored returns are the ones it was built from (returns_count and
+    returns_computed_at equal cluster_return's row count and newest computed_at).
+    """
+
+    __tablename__ = "performance_view"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # all | role=<mix> | value=<bucket>
+    rule_n: Mapped[int] = mapped_column(Integer)  # the cluster rule (N buyers within W days) measured
+    rule_w: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)  # filters beyond the rule, e.g. {"role": "ceo_cfo"}
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the PerformanceView schema, JSON mode
+    data_through: Mapped[date] = mapped_column(Date)  # the last SPY bar the returns were measured to
+    returns_count: Mapped[int] = mapped_column(Integer)
+    returns_computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())

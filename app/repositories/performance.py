@@ -1,5 +1,5 @@
 """SQL for materialized cluster returns: which clusters need (re)computing, bar windows, the rows behind
-the performance page, and the precomputed page snapshots (kept as named JSON checkpoints)."""
+the performance page, its precomputed views (performance_view), and named JSON snapshots (checkpoints)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import Float, and_, case, cast, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from app.models import Cluster, ClusterReturn, IngestCheckpoint, Issuer, PriceBar
+from app.models import Cluster, ClusterReturn, IngestCheckpoint, Issuer, PriceBar, StoredPerformanceView
 from app.repositories.clusters import _chunks
 from app.repositories.filings import _insert
 
@@ -197,10 +197,10 @@ def returns_of(session: Session, cluster_ids: Sequence[str]) -> dict[str, list[C
     return out
 
 
-def returns_version(session: Session) -> tuple[int, str | None]:
+def returns_version(session: Session) -> tuple[int, datetime | None]:
     """(row count, newest computed_at) of the stored returns: changes whenever they do."""
     n, newest = session.execute(select(func.count(), func.max(ClusterReturn.computed_at))).one()
-    return int(n), newest.isoformat() if newest else None
+    return int(n), newest
 
 
 SLICE_COLUMNS = (
@@ -362,5 +362,46 @@ def put_snapshot(session: Session, name: str, value: dict[str, Any], *, now: dat
     stmt = _insert(session, IngestCheckpoint).values(name=name, value=value, updated_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=[IngestCheckpoint.name], set_={"value": stmt.excluded.value, "updated_at": now}
+    )
+    session.execute(stmt)
+
+
+def get_view(session: Session, key: str) -> Any | None:
+    """A stored view's payload and the returns version it was built from, or None.
+
+    The row has .payload, .returns_count and .returns_computed_at.
+    """
+    v = StoredPerformanceView
+    stmt = select(v.payload, v.returns_count, v.returns_computed_at).where(v.key == key)
+    return session.execute(stmt).one_or_none()
+
+
+def put_view(
+    session: Session,
+    key: str,
+    *,
+    rule: tuple[int, int],
+    params: dict[str, str],
+    payload: dict[str, Any],
+    data_through: date,
+    returns_version: tuple[int, datetime | None],
+    now: datetime,
+) -> None:
+    """Store (or overwrite) a precomputed performance view."""
+    values = {
+        "key": key,
+        "rule_n": rule[0],
+        "rule_w": rule[1],
+        "params": params,
+        "payload": payload,
+        "data_through": data_through,
+        "returns_count": returns_version[0],
+        "returns_computed_at": returns_version[1],
+        "computed_at": now,
+    }
+    stmt = _insert(session, StoredPerformanceView).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[StoredPerformanceView.key],
+        set_={name: stmt.excluded[name] for name in values if name != "key"},
     )
     session.execute(stmt)

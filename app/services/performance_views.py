@@ -30,6 +30,7 @@ from app.schemas.performance import (
 from app.services.performance_groups import (
     BUYER_GROUPS,
     DEFAULT_H,
+    DEFAULT_RULE,
     DEFAULT_SEED,
     HORIZONS,
     PLAN_GROUPS,
@@ -44,7 +45,6 @@ N_BOOT = 10_000
 N_BOOT_GROUP = 2_000
 HOLDING_DAYS = 21  # calendar-time portfolio: hold each cluster one month (evidence §2.5, JMZ style)
 PORTFOLIO_MAX_CLUSTERS = 5_000  # filtered slices above this show no portfolio (too many bars per request)
-VIEW_SNAPSHOT = "performance.view"
 HIST_EDGES = [round(-0.5 + 0.05 * i, 2) for i in range(21)]  # -50% .. +50% in 5-point bins
 
 
@@ -221,15 +221,15 @@ def view_key(filters: PerformanceFilters) -> str | None:
     if (filters.role is not RoleMix.any or filters.value is not ValueBucket.any) and filters.h != DEFAULT_H:
         return None  # variants store their breakdowns at the default horizon only
     if filters.role is not RoleMix.any:
-        return f"{VIEW_SNAPSHOT}.role={filters.role.value}"
+        return f"role={filters.role.value}"
     if filters.value is not ValueBucket.any:
-        return f"{VIEW_SNAPSHOT}.value={filters.value.value}"
-    return VIEW_SNAPSHOT
+        return f"value={filters.value.value}"
+    return "all"
 
 
 def store_views(session: Session, *, as_of: date, now: datetime) -> None:
     """Precompute the common views so the page renders from one stored document (DESIGN §5: p95 < 100 ms)."""
-    version = list(perf_repo.returns_version(session))
+    version = perf_repo.returns_version(session)
     loaded = load_materialized(session, PerformanceFilters())
     bars, spy = _portfolio_bars(session, loaded.frame, as_of) if len(loaded.frame) else ({}, None)
     variants = [PerformanceFilters()]
@@ -243,14 +243,24 @@ def store_views(session: Session, *, as_of: date, now: datetime) -> None:
         view = compute_view(session, data, DEFAULT_SEED, horizons, spy=spy)
         key = view_key(filters)
         assert key is not None
-        value = {"version": version, "as_of": as_of.isoformat(), "view": view.model_dump(mode="json")}
-        perf_repo.put_snapshot(session, key, value, now=now)
+        perf_repo.put_view(
+            session,
+            key,
+            rule=DEFAULT_RULE,
+            params=filters.query(),
+            payload=view.model_dump(mode="json"),
+            data_through=as_of,
+            returns_version=version,
+            now=now,
+        )
 
 
 def stored_view(session: Session, key: str) -> PerformanceView | None:
     """Return the stored view under key, or None when absent or older than the stored returns."""
-    snapshot = perf_repo.get_snapshot(session, key)
-    # Stale when returns changed after it was built (a cluster deleted, rows written elsewhere).
-    if not snapshot or snapshot.get("version") != list(perf_repo.returns_version(session)):
+    stored = perf_repo.get_view(session, key)
+    if stored is None:
         return None
-    return PerformanceView.model_validate(snapshot["view"])
+    # Stale when returns changed after it was built (a cluster deleted, rows written elsewhere).
+    if (stored.returns_count, stored.returns_computed_at) != perf_repo.returns_version(session):
+        return None
+    return PerformanceView.model_validate(stored.payload)

@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.orm import Session
 
 from app.db import session_scope
-from app.models import Cluster, ClusterReturn, PriceBar
+from app.models import Cluster, ClusterReturn, IngestCheckpoint, PriceBar, StoredPerformanceView
+from app.schemas.performance import RoleMix, ValueBucket
 from app.services import performance as performance_service
 from app.services import performance_refresh as performance_refresh_service
 from tests.conftest import require_samples, truncate_all
@@ -180,6 +182,50 @@ class TestMaterializedReturns:
         m1 = next(x for x in page.view.insider if x.horizon == "1m")
         assert m1.n == 1
         assert m1.mean == pytest.approx(expected, abs=2 * TOL)
+
+
+class TestStoredViews:
+    def test_refresh_stores_each_view_in_performance_view(self, loaded: Engine) -> None:
+        with session_scope(loaded) as s:
+            views = {v.key: v for v in s.scalars(select(StoredPerformanceView))}
+            checkpoints = set(s.scalars(select(IngestCheckpoint.name)))
+            n, newest = s.execute(select(func.count(), func.max(ClusterReturn.computed_at))).one()
+        roles = {f"role={r.value}" for r in RoleMix if r is not RoleMix.any}
+        values = {f"value={v.value}" for v in ValueBucket if v is not ValueBucket.any}
+        assert set(views) == {"all"} | roles | values
+        assert not any(name.startswith("performance.view") for name in checkpoints)
+        whole = views["all"]
+        assert (whole.rule_n, whole.rule_w, whole.params) == (3, 14, {})
+        assert views["role=ceo_cfo"].params == {"role": "ceo_cfo"}
+        assert views["value=under_100k"].params == {"value": "under_100k"}
+        assert whole.data_through == date(2012, 9, 11)
+        assert (whole.returns_count, whole.returns_computed_at) == (n, newest)
+        assert whole.computed_at.tzinfo is not None
+        assert whole.payload["coverage"]["with_returns"] == 4
+
+    def test_page_serves_the_stored_view_until_returns_change(self, loaded: Engine) -> None:
+        conn = loaded.connect()
+        outer = conn.begin()  # rolled back: the module's data stays as loaded
+        s = Session(bind=conn, join_transaction_mode="create_savepoint")
+        try:
+            stored = s.scalars(select(StoredPerformanceView).where(StoredPerformanceView.key == "all")).one()
+            payload = dict(stored.payload, histograms=[])  # a mark only the stored document carries
+            s.execute(
+                update(StoredPerformanceView)
+                .where(StoredPerformanceView.key == "all")
+                .values(payload=payload)
+            )
+            filters = performance_service.PerformanceFilters()
+            assert performance_service.build_performance_page(s, filters).view.histograms == []
+            # One cluster's returns gone: the stored view is stale and the page is computed again.
+            s.execute(delete(ClusterReturn).where(ClusterReturn.cluster_id == SPECS["A"].cluster_id))
+            page = performance_service.build_performance_page(s, filters)
+            assert page.view.histograms != []
+            assert page.view.coverage.with_returns == 3
+        finally:
+            s.close()
+            outer.rollback()
+            conn.close()
 
 
 class TestIncrementalRefresh:
