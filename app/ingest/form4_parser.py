@@ -249,10 +249,10 @@ def parse_price_range(text: str) -> list[tuple[Decimal, Decimal]]:
 
 def _ranges(pattern: re.Pattern[str], text: str) -> list[tuple[Decimal, Decimal]]:
     found: list[tuple[Decimal, Decimal]] = []
-    for match in pattern.finditer(text):
+    for low, high in pattern.findall(text):  # tuples of the two groups: no match objects
         try:
-            a = Decimal(_trim_zeros(match.group(1).replace(",", "")))
-            b = Decimal(_trim_zeros(match.group(2).replace(",", "")))
+            a = Decimal(_trim_zeros(low.replace(",", "") if "," in low else low))
+            b = Decimal(_trim_zeros(high.replace(",", "") if "," in high else high))
         except InvalidOperation:
             continue
         pair = (a, b) if a <= b else (b, a)
@@ -289,28 +289,34 @@ def _walk(root: etree._Element) -> _Walk:
         tag = child.tag
         if tag == "nonDerivativeTable" or tag == "derivativeTable":
             table: TableName = "derivative" if tag[0] == "d" else "non_derivative"
+            rows = walk.rows
             for row in child:
                 row_tag = row.tag
                 if row_tag in _ROW_TAGS:
-                    walk.rows.append((row_tag, table, *_row_texts(row)))
+                    texts, notes = _row_texts(row)
+                    rows.append((row_tag, table, texts, notes))
         elif tag == "reportingOwner":
             owner: Texts = {}
             for part in child:
                 if part.tag != "reportingOwnerAddress":  # reportingOwnerId, reportingOwnerRelationship
                     for leaf in part:
-                        owner[leaf.tag] = _leaf_text(leaf)
+                        owner[leaf.tag] = _leaf_text(leaf) if len(leaf) else leaf.text
             walk.owners.append(owner)
         elif tag == "footnotes":
+            footnotes = walk.footnotes
             for note in child:
                 if note.tag == "footnote":
-                    ref = (note.get("id") or "").strip()
+                    ref = note.get("id")
                     if ref:
-                        walk.footnotes[ref] = _itertext(note) or ""
+                        ref = ref.strip()
+                        if ref:
+                            # _itertext(note) or "", with its common case (no child markup) inline
+                            footnotes[ref] = (_itertext(note) if len(note) else _clean(note.text)) or ""
         elif tag == "issuer":
             for leaf in child:
-                doc[leaf.tag] = _leaf_text(leaf)
+                doc[leaf.tag] = _leaf_text(leaf) if len(leaf) else leaf.text
         elif tag == "ownerSignature":
-            walk.signatures.append({leaf.tag: _leaf_text(leaf) for leaf in child})
+            walk.signatures.append({leaf.tag: _leaf_text(leaf) if len(leaf) else leaf.text for leaf in child})
         elif tag == "remarks":
             walk.remarks = _itertext(child)
         elif tag == "nonDerivativeSecurity" or tag == "derivativeSecurity":
@@ -318,7 +324,7 @@ def _walk(root: etree._Element) -> _Walk:
             walk.legacy = True
             walk.rows.append((tag, "derivative" if tag[0] == "d" else "non_derivative", *_row_texts(child)))
         elif type(tag) is str:
-            doc[tag] = _leaf_text(child)
+            doc[tag] = _leaf_text(child) if len(child) else child.text
     return walk
 
 
@@ -344,7 +350,7 @@ def _row_texts(row: etree._Element) -> tuple[Slots, Notes]:
     slots = _SLOT
     slot = -1  # the current leaf's slot, -1 outside a leaf
     group: str | None = None
-    for el in row.iter():
+    for el in row.iterdescendants():
         tag = el.tag
         if tag == "value":
             if slot >= 0:
@@ -414,19 +420,13 @@ def _document(
     if issuer_cik is None:
         raise Form4ParseError("issuer has no issuerCik")
     raw_symbol = _clean(doc.get("issuerTradingSymbol"))
-    issuer = ParsedIssuer(
-        cik=issuer_cik,
-        name=_clean(doc.get("issuerName")),
-        trading_symbol=normalize_ticker(raw_symbol),
-        trading_symbol_raw=raw_symbol,
-    )
+    issuer = ParsedIssuer(issuer_cik, _clean(doc.get("issuerName")), normalize_ticker(raw_symbol), raw_symbol)
     if not walk.owners:
         raise Form4ParseError("no reportingOwner in the ownership document")
     owners = [_owner(texts) for texts in walk.owners]
     signatures = [
         ParsedSignature(
-            name=_clean(sig.get("signatureName")),
-            date=_date(sig.get("signatureDate"), "signature_date", doc_flags),
+            _clean(sig.get("signatureName")), _date(sig.get("signatureDate"), "signature_date", doc_flags)
         )
         for sig in walk.signatures
     ]
@@ -462,26 +462,26 @@ def _document(
             warnings.append(f"accession {accession!r} given, SGML header says {header.accession!r}")
         else:
             accession = header.accession
-    return ParsedForm4(
-        accession=accession,
-        accepted_at=header.accepted_at if header is not None else None,
-        filed_date=header.filed_date if header is not None else None,
-        document_type=document_type,
-        schema_version=schema_version,
-        period_of_report=period,
-        date_of_original_submission=original,
+    return ParsedForm4(  # positional, in field order (pinned by _check_field_order)
+        accession,
+        header.accepted_at if header is not None else None,
+        header.filed_date if header is not None else None,
+        document_type,
+        schema_version,
+        period,
+        original,
         # Absent aff10b5One (pre-2023 forms) stays None, distinct from an explicit "0" (parser-anchors E3).
-        aff10b5one=_bool(doc.get("aff10b5One")),
-        not_subject_to_section16=_bool(doc.get("notSubjectToSection16")),
-        issuer=issuer,
-        reporting_owners=owners,
-        transactions=transactions,
-        holdings=holdings,
-        footnotes=walk.footnotes,
-        remarks=walk.remarks,
-        signatures=signatures,
-        xml=xml,
-        warnings=warnings,
+        _bool(doc.get("aff10b5One")),
+        _bool(doc.get("notSubjectToSection16")),
+        issuer,
+        owners,
+        transactions,
+        holdings,
+        walk.footnotes,
+        walk.remarks,
+        signatures,
+        xml,
+        warnings,
     )
 
 
@@ -489,16 +489,23 @@ def _owner(texts: Texts) -> ParsedOwner:
     cik = normalize_cik(texts.get("rptOwnerCik"))
     if cik is None:
         raise Form4ParseError("reporting owner has no rptOwnerCik")
-    # An absent relationship flag means "not checked" (edgar-protocol §7.1).
-    return ParsedOwner(
-        cik=cik,
-        name=_clean(texts.get("rptOwnerName")),
-        is_director=_bool(texts.get("isDirector")) is True,
-        is_officer=_bool(texts.get("isOfficer")) is True,
-        officer_title=_clean(texts.get("officerTitle")),
-        is_ten_percent_owner=_bool(texts.get("isTenPercentOwner")) is True,
-        is_other=_bool(texts.get("isOther")) is True,
-        other_text=_clean(texts.get("otherText")),
+    # An absent relationship flag means "not checked" (edgar-protocol §7.1): `_bool(raw) is True`, inline.
+    get = texts.get
+    director, officer, ten_percent, other = (
+        get("isDirector"),
+        get("isOfficer"),
+        get("isTenPercentOwner"),
+        get("isOther"),
+    )
+    return ParsedOwner(  # positional, in field order (pinned by _check_field_order)
+        cik,
+        _clean(get("rptOwnerName")),
+        director is not None and director.strip() in _TRUE,
+        officer is not None and officer.strip() in _TRUE,
+        _clean(get("officerTitle")),
+        ten_percent is not None and ten_percent.strip() in _TRUE,
+        other is not None and other.strip() in _TRUE,
+        _clean(get("otherText")),
     )
 
 
@@ -528,8 +535,14 @@ def _transaction(
     flags: list[str] = []
     code = code_raw.strip().upper() or None if code_raw else None
     acquired_disposed = ad_raw.strip().upper() or None if ad_raw else None
-    shares = _number(shares_raw, "shares", flags) if shares_raw else None
-    price = _number(price_raw, "price", flags) if price_raw else None
+    # _number() inline for its commonest case, a whole number ("1000"): no call.
+    shares = price = None
+    if shares_raw:
+        text = shares_raw.strip()
+        shares = Decimal(text) if text.isdecimal() else _number(text, "shares", flags)
+    if price_raw:
+        text = price_raw.strip()
+        price = Decimal(text) if text.isdecimal() else _number(text, "price", flags)
     trade_date = _date(trade_raw, "transaction_date", flags) if trade_raw else None
 
     if code is None:
@@ -608,20 +621,21 @@ def _holding(texts: Slots, notes: Notes, table: TableName, index: int, warnings:
         if old in notes:
             notes[new] = notes.pop(old)
     flags: list[str] = []
+    # Every converter maps an absent or empty text to None: only call it when there is text.
     holding = ParsedHolding(
         table,
         index,
-        _clean(title),
-        _number(owned, "shares_owned", flags),
-        _number(value_owned, "value_owned", flags),
-        _upper(di_raw),
-        _clean(nature),
-        _number(conversion, "conversion_or_exercise_price", flags),
-        _date(exercise, "exercise_date", flags),
-        _date(expiration, "expiration_date", flags),
-        _clean(u_title),
-        _number(u_shares, "underlying_shares", flags),
-        _number(u_value, "underlying_value", flags),
+        _clean(title) if title else None,
+        _number(owned, "shares_owned", flags) if owned else None,
+        _number(value_owned, "value_owned", flags) if value_owned else None,
+        _upper(di_raw) if di_raw else None,
+        _clean(nature) if nature else None,
+        _number(conversion, "conversion_or_exercise_price", flags) if conversion else None,
+        _date(exercise, "exercise_date", flags) if exercise else None,
+        _date(expiration, "expiration_date", flags) if expiration else None,
+        _clean(u_title) if u_title else None,
+        _number(u_shares, "underlying_shares", flags) if u_shares else None,
+        _number(u_value, "underlying_value", flags) if u_value else None,
         notes,
     )
     for flag in flags:  # holdings have no flags field; surface problems as warnings
@@ -646,6 +660,18 @@ def _check_field_order() -> None:
             "nature_of_ownership", "conversion_or_exercise_price", "exercise_date", "expiration_date",
             "underlying_security_title", "underlying_shares", "underlying_value", "footnotes",
         ),
+        ParsedForm4: (
+            "accession", "accepted_at", "filed_date", "document_type", "schema_version", "period_of_report",
+            "date_of_original_submission", "aff10b5one", "not_subject_to_section16", "issuer",
+            "reporting_owners", "transactions", "holdings", "footnotes", "remarks", "signatures", "xml",
+            "warnings",
+        ),
+        ParsedOwner: (
+            "cik", "name", "is_director", "is_officer", "officer_title", "is_ten_percent_owner", "is_other",
+            "other_text",
+        ),
+        ParsedIssuer: ("cik", "name", "trading_symbol", "trading_symbol_raw"),
+        ParsedSignature: ("name", "date"),
     }
     # fmt: on
     for cls, names in expected.items():
@@ -696,6 +722,8 @@ def _number(raw: str | None, name: str, flags: list[str]) -> Decimal | None:
     if not raw:
         return None
     text = raw.strip()
+    if text.isdecimal():
+        return Decimal(text)  # most amounts are whole numbers: finite, no exponent, nothing to trim
     if not text:
         return None
     if text[-1] == "0" and "." in text and "e" not in text and "E" not in text:
