@@ -515,13 +515,27 @@ def _owner(texts: Texts) -> ParsedOwner:
 
 
 class _RowContext:
-    __slots__ = ("filed", "footnotes", "period", "ranges")
+    __slots__ = ("footnotes", "latest", "ranges")
 
     def __init__(self, footnotes: dict[str, str], period: date | None, filed: date | None) -> None:
         self.footnotes = footnotes
-        self.period = period
-        self.filed = filed
+        # The latest plausible trade date: a year after the period, a day after filing, whichever is
+        # earlier (computed once per document). A bound past date.max (period 9999-12-31) is no bound.
+        latest = None
+        if period is not None:
+            latest = _days_after(period, _ONE_YEAR)
+        if filed is not None:
+            by_filing = _days_after(filed, _ONE_DAY)
+            latest = by_filing if latest is None or by_filing < latest else latest
+        self.latest = latest
         self.ranges: dict[str, list[tuple[Decimal, Decimal]]] = {}
+
+
+def _days_after(day: date, delta: timedelta) -> date:
+    try:
+        return day + delta
+    except OverflowError:
+        return date.max
 
 
 def _transaction(
@@ -559,11 +573,7 @@ def _transaction(
     if trade_date is None:
         if not trade_raw or not trade_raw.strip():
             flags.append("missing_transaction_date")
-    elif (
-        trade_date < _MIN_PLAUSIBLE
-        or (ctx.period is not None and trade_date > ctx.period + _ONE_YEAR)
-        or (ctx.filed is not None and trade_date > ctx.filed + _ONE_DAY)
-    ):
+    elif trade_date < _MIN_PLAUSIBLE or (ctx.latest is not None and trade_date > ctx.latest):
         # Typos like 2035 for 2025 (ELDN 0000950170-25-004920): flag, keep as filed (parser-anchors H3).
         flags.append("implausible_transaction_date")
 

@@ -90,7 +90,10 @@ def parse_acceptance_datetime(value: str) -> datetime:
         int(value[12:14]),
         tzinfo=EASTERN,
     )
-    return local.astimezone(UTC)
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:  # the evening of 9999-12-31 in New York is past datetime.max in UTC
+        raise ValueError(f"ACCEPTANCE-DATETIME {value!r} is out of range") from None
 
 
 def _yyyymmdd(raw: bytes) -> date | None:

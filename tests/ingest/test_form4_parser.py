@@ -13,6 +13,7 @@ from app.ingest import form4_parser
 from app.ingest.form4_parser import normalize_cik, normalize_ticker, parse, parse_price_range
 from app.schemas.form4 import Form4ParseError, ParsedForm4, ParsedTransaction, to_canonical_dict
 from tests.conftest import FIXTURES_DIR
+from tests.factories import Doc, Tx, form4_xml, submission_txt
 
 FORM4_FIXTURES = FIXTURES_DIR / "form4"
 
@@ -375,6 +376,36 @@ class TestDates:
         tx = row(load("implausible_dates.xml"), "non_derivative", index)
         assert tx.transaction_date == expected_date
         assert tx.flags == flags
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            pytest.param(form4_xml(Doc(period="9999-12-31", transactions=[Tx()])), id="period-9999-12-31"),
+            pytest.param(
+                submission_txt(
+                    form4_xml(Doc(transactions=[Tx()])),
+                    accession="0000000101-24-000001",
+                    accepted_at_et="2024-03-05T10:00:00",
+                    filed_date=date(9999, 12, 31),
+                ),
+                id="filed-9999-12-31",
+            ),
+            pytest.param(
+                submission_txt(
+                    form4_xml(Doc(transactions=[Tx()])),
+                    accession="0000000101-24-000001",
+                    accepted_at_et="9999-12-31T23:00:00",
+                ),
+                id="accepted-9999-12-31-evening",
+            ),
+        ],
+    )
+    def test_dates_at_the_end_of_the_calendar_do_not_overflow(self, data: bytes) -> None:
+        # The plausibility bound (period + 1 year, filing + 1 day) and the UTC conversion of the
+        # acceptance time overflowed date.max: OverflowError escaped the parser.
+        doc = parse(data)
+        assert doc.transactions[0].transaction_date == date(2024, 3, 4)
+        assert doc.transactions[0].flags == []
 
     def test_zone_suffix_and_slash_dates(self) -> None:
         doc = load("number_formats.xml")

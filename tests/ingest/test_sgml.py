@@ -103,6 +103,11 @@ class TestHeader:
         with pytest.raises(ValueError, match=r"YYYYMMDDHHMMSS|month"):
             sgml.parse_acceptance_datetime(raw)
 
+    def test_acceptance_time_past_the_last_utc_datetime_raises_value_error(self) -> None:
+        # 9999-12-31 23:00 in New York is in year 10000 in UTC: OverflowError escaped the parser.
+        with pytest.raises(ValueError, match="out of range"):
+            sgml.parse_acceptance_datetime("99991231230000")
+
     def test_bad_acceptance_time_in_header_is_a_warning(self) -> None:
         warnings: list[str] = []
         header = sgml.parse_header(CLASSIC_HEADER.replace(b"20250114163012", b"20251314163012"), warnings)
