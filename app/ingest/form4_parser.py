@@ -549,15 +549,33 @@ def _transaction(
     flags: list[str] = []
     code = code_raw.strip().upper() or None if code_raw else None
     acquired_disposed = ad_raw.strip().upper() or None if ad_raw else None
-    # _number() inline for its commonest case, a whole number ("1000"): no call.
-    shares = price = None
+    # _number() and _date() inline for their commonest cases, a whole number ("1000", never negative)
+    # and an ISO date: no call.
+    shares = price = trade_date = None
+    negative_shares = negative_price = False
     if shares_raw:
         text = shares_raw.strip()
-        shares = Decimal(text) if text.isdecimal() else _number(text, "shares", flags)
+        if text.isdecimal():
+            shares = Decimal(text)
+        else:
+            shares = _number(text, "shares", flags)
+            negative_shares = shares is not None and shares < 0
     if price_raw:
         text = price_raw.strip()
-        price = Decimal(text) if text.isdecimal() else _number(text, "price", flags)
-    trade_date = _date(trade_raw, "transaction_date", flags) if trade_raw else None
+        if text.isdecimal():
+            price = Decimal(text)
+        else:
+            price = _number(text, "price", flags)
+            negative_price = price is not None and price < 0
+    if trade_raw:
+        text = trade_raw.strip()
+        if len(text) == 10:
+            try:
+                trade_date = date.fromisoformat(text)
+            except ValueError:
+                trade_date = _date(text, "transaction_date", flags)
+        else:
+            trade_date = _date(text, "transaction_date", flags)
 
     if code is None:
         # edgartools #887: rows without transactionCoding exist; keep them, never crash.
@@ -566,9 +584,9 @@ def _transaction(
         flags.append("code_direction_mismatch")
     if acquired_disposed is not None and acquired_disposed != "A" and acquired_disposed != "D":
         flags.append("invalid_acquired_disposed")
-    if shares is not None and shares < 0:
+    if negative_shares:
         flags.append("negative_shares")
-    if price is not None and price < 0:
+    if negative_price:
         flags.append("negative_price")
     if trade_date is None:
         if not trade_raw or not trade_raw.strip():
