@@ -6,7 +6,7 @@ Pure pandas over a trades frame; formulas from reference/evidence.md §2.7.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -94,11 +94,16 @@ def _counts(trades: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out
 
 
+def _dates(s: pd.Series) -> pd.DatetimeIndex:
+    # The period series are indexed by period start; the stubs only know a Series has some Index.
+    return cast(pd.DatetimeIndex, s.index)
+
+
 def _trailing_percentile(s: pd.Series, *, months: int, min_history: int) -> pd.Series:
     """Percent of the values in the trailing window (current included) that are <= the current one."""
     out = pd.Series(np.nan, index=s.index, dtype="float64")
     values = s.to_numpy(dtype="float64")
-    starts = s.index - pd.DateOffset(months=months)
+    starts = _dates(s) - pd.DateOffset(months=months)
     for i, (t, current) in enumerate(zip(s.index, values, strict=True)):
         if np.isnan(current):
             continue
@@ -113,8 +118,9 @@ def _trailing_percentile(s: pd.Series, *, months: int, min_history: int) -> pd.S
 def _year_over_year(s: pd.Series, freq: Freq) -> pd.Series:
     # Weekly: the same ISO weekday 52 weeks earlier; monthly: the same month a year earlier.
     offset = pd.Timedelta(weeks=52) if freq == "W" else pd.DateOffset(years=1)
-    prior = s.reindex(s.index - offset)
-    return s - prior.to_numpy()
+    prior = s.reindex(_dates(s) - offset)
+    change: pd.Series = s - prior.to_numpy()
+    return change
 
 
 def _prepare(df: pd.DataFrame, freq: Freq, discretionary: bool) -> pd.DataFrame:
@@ -180,7 +186,7 @@ def buy_sell_ratio(
         )
         periods[f"{metric}_yoy"] = _year_over_year(periods[metric], freq)
 
-    long_term = {}
+    long_term: dict[str, float | None] = {}
     for metric in METRICS:
         mean = periods[metric].mean()
         long_term[metric] = None if pd.isna(mean) else round(float(mean), DIGITS)

@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -51,6 +51,19 @@ class HorizonResult:
         return asdict(self)
 
 
+class _Outcome(TypedDict, total=False):
+    """The HorizonResult fields a measured horizon sets beyond its entry."""
+
+    exit_date: date | None
+    exit_price: float | None
+    stock_return: float | None
+    spy_return: float | None
+    excess: float | None
+    last_date: date | None
+    last_return: float | None
+    last_spy_return: float | None
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
     """Cross-sectional statistics of one horizon over the matured ("done") clusters."""
@@ -89,7 +102,8 @@ class _Bars:
         return len(self.dates)
 
     def day(self, i: int) -> date:
-        return self.dates[i].astype(date)
+        d: date = self.dates[i].astype(date)
+        return d
 
     def find(self, d: date) -> int | None:
         i = int(np.searchsorted(self.dates, np.datetime64(d, "D")))
@@ -192,7 +206,7 @@ def _measure(
             return None
         return _ratio(float(spy.adj_close[pos]), spy_entry)
 
-    def result(label: str, days: int, status: Status, **fields: object) -> HorizonResult:
+    def result(label: str, days: int, status: Status, **fields: Unpack[_Outcome]) -> HorizonResult:
         base = HorizonResult(
             label,
             days,
@@ -368,7 +382,8 @@ def _held_returns(bars: _Bars, first: int, last: int, days: np.ndarray) -> np.nd
     pos = np.minimum(np.searchsorted(bars.dates, days, side="right") - 1, last)
     values = bars.adj_close[pos]
     prev = np.concatenate(([bars.adj_open[first]], values[:-1]))
-    return values / prev - 1.0
+    held: np.ndarray = values / prev - 1.0
+    return held
 
 
 def calendar_time_portfolio(

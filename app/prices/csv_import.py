@@ -8,9 +8,12 @@ from __future__ import annotations
 import io
 import re
 from os import PathLike
-from typing import IO
+from typing import IO, TYPE_CHECKING, cast
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    import numpy as np
 
 STANDARD_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
 
@@ -94,7 +97,9 @@ def read_price_csv(path_or_bytes: CsvSource) -> pd.DataFrame:
     n_rows = len(out)
     # One resolution whatever the source's date format (pandas 3 infers s/us otherwise).
     out.index = pd.DatetimeIndex(dates, name="date").astype("datetime64[ns]")
-    keep = out.index.notna() & (out["close"] > 0) & (out["adj_close"] > 0)
+    # pandas-stubs type Index.notna() as an Index; it returns a boolean ndarray.
+    dated = cast("np.ndarray", out.index.notna())
+    keep = dated & (out["close"] > 0) & (out["adj_close"] > 0)
     out = out.loc[keep, list(STANDARD_COLUMNS)]
     out = out.sort_index(kind="stable")
     out = out[~out.index.duplicated(keep="last")]

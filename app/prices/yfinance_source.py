@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
 import pandas as pd
 
@@ -73,7 +74,8 @@ def _single_ticker_columns(df: pd.DataFrame, ticker: str | None) -> pd.DataFrame
         chosen = symbols[0]
     else:
         raise ValueError(f"yfinance frame holds several tickers {symbols}; name the one to read")
-    out = df.xs(chosen, axis=1, level=ticker_level)
+    # One key of one column level leaves a frame (the stubs allow a Series too).
+    out = cast(pd.DataFrame, df.xs(chosen, axis=1, level=ticker_level))
     out.columns = [str(c) for c in out.columns]
     return out
 
@@ -84,7 +86,8 @@ def _day_index(index: pd.Index) -> pd.DatetimeIndex:
         # Daily bars are stamped at local midnight in the exchange's zone (Ticker.history); dropping the
         # zone keeps that wall-clock day, where converting to UTC first would shift Asian listings back.
         idx = idx.tz_localize(None)
-    return pd.DatetimeIndex(idx.normalize(), name="date").astype("datetime64[ns]")
+    # The stubs type astype() as returning a plain Index; a datetime64 dtype keeps a DatetimeIndex.
+    return cast(pd.DatetimeIndex, pd.DatetimeIndex(idx.normalize(), name="date").astype("datetime64[ns]"))
 
 
 def _decimal(value: float) -> Decimal:
@@ -97,7 +100,8 @@ def _actions(df: pd.DataFrame, column: str) -> list[tuple[date, Decimal]]:
         return []
     values = pd.to_numeric(df[column], errors="coerce")
     hits = values[values.notna() & (values != 0)]
-    return [(ts.date(), _decimal(v)) for ts, v in hits.items()]
+    days = cast(pd.DatetimeIndex, hits.index)  # normalize_history gave the frame a DatetimeIndex
+    return [(ts.date(), _decimal(v)) for ts, v in zip(days, hits, strict=True)]
 
 
 def normalize_history(df: pd.DataFrame, ticker: str | None = None) -> PriceFetch:
@@ -120,7 +124,7 @@ def normalize_history(df: pd.DataFrame, ticker: str | None = None) -> PriceFetch
     if missing:
         raise ValueError(f"yfinance frame lacks columns {missing}")
     flat = flat.set_axis(_day_index(flat.index), axis=0)
-    flat = flat[~flat.index.isna()]
+    flat = flat[flat.index.notna()]
 
     splits = _actions(flat, "Stock Splits")
     dividends = _actions(flat, "Dividends")
