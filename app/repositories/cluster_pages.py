@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -111,7 +112,7 @@ def members_of(session: Session, cluster_ids: Sequence[str]) -> list[MemberRow]:
     """Members of these clusters in trade-date, filing-time order."""
     out: list[MemberRow] = []
     for chunk in _chunks(sorted(set(cluster_ids))):
-        stmt = (
+        stmt: Select[*tuple[Any, ...]] = (
             select(
                 ClusterMember.cluster_id,
                 ClusterMember.transaction_id,

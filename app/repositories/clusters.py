@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -49,7 +49,8 @@ def eligible_purchases(
     trade_until: date | None = None,
 ) -> list[PurchaseRow]:
     """Eligible purchases (DESIGN §2) with their filing's known-at time."""
-    stmt = (
+    # Untyped rows: the model's columns are nullable, but the WHERE below rules NULL out for PurchaseRow.
+    stmt: Select[*tuple[Any, ...]] = (
         select(
             InsiderTransaction.id,
             InsiderTransaction.issuer_cik,

@@ -3,6 +3,7 @@ the database so the page reads one row per pair and period instead of one per tr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, Literal
 
@@ -24,7 +25,7 @@ def _period(session: Session, freq: Freq, column: Any) -> Any:
     return func.date(column, "start of month")
 
 
-def pair_periods(session: Session, freq: Freq) -> list[Any]:
+def pair_periods(session: Session, freq: Freq) -> Sequence[Any]:
     """Rows (period, code, insider, issuer, sector, is_10b5_1, officer_title, other_text, value, n)."""
     tx = InsiderTransaction
     # DESIGN §2: P = eligible purchases; S = open-market sales: non-derivative, disposed, not superseded.
@@ -46,7 +47,7 @@ def pair_periods(session: Session, freq: Freq) -> list[Any]:
     period = _period(session, freq, tx.transaction_date).label("period")
     code = case((is_p, literal("P")), else_=literal("S")).label("code")
     plan = func.coalesce(tx.is_10b5_1, False).label("is_10b5_1")
-    keys = (period, code, owner.c.owner_cik, tx.issuer_cik, Issuer.sector, plan)
+    keys: tuple[Any, ...] = (period, code, owner.c.owner_cik, tx.issuer_cik, Issuer.sector, plan)
     keys += (owner.c.officer_title, owner.c.other_text)
     stmt = (
         select(*keys, func.sum(cast(tx.value, Float)), func.count())

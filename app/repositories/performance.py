@@ -148,6 +148,12 @@ def _bar_windows_copy(session: Session, terms: list[tuple[str, date, date]]) -> 
         while data := copy.read():
             buffer.write(data)
     buffer.seek(0)
+    dtypes: dict[str, type[str] | str] = {
+        "ticker": str,
+        "open": "float64",
+        "close": "float64",
+        "adj_close": "float64",
+    }
     frame = pd.read_csv(
         buffer,
         sep="\t",
@@ -155,7 +161,7 @@ def _bar_windows_copy(session: Session, terms: list[tuple[str, date, date]]) -> 
         names=["ticker", "date", "open", "close", "adj_close"],
         na_values=["\\N"],
         keep_default_na=False,
-        dtype={"ticker": str, "open": "float64", "close": "float64", "adj_close": "float64"},
+        dtype=dtypes,
         parse_dates=["date"],
     )
     frame = frame.sort_values(["ticker", "date"], kind="stable")

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal, or_, select, text, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import ClusterMember, EligiblePurchase, FilingOwner, InsiderTransaction, Issuer
@@ -104,7 +104,7 @@ def issuer_totals(
     counted_shares = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.shares), Shares)
     has_ten = func.max(case((EP.roles.op("&")(ten_percent_bit) != 0, 1), else_=0))
     has_management = func.max(case((EP.roles.op("&")(management_mask) != 0, 1), else_=0))
-    per_buyer: Select[Any] = select(
+    per_buyer: Select[*tuple[Any, ...]] = select(
         EP.issuer_cik.label("issuer_cik"),
         func.count().label("n_purchases"),
         func.sum(counted_value).label("value"),
@@ -180,7 +180,7 @@ class BuyerGroup:
 
 def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
     """Per (issuer, buyer, roles, flags): counts and totals, for the rows a page shows."""
-    stmt: Select[Any] = select(
+    stmt: Select[*tuple[Any, ...]] = select(
         EP.issuer_cik,
         EP.buyer_key,
         EP.roles,
@@ -197,7 +197,7 @@ def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
 
 def first_holdings(session: Session, f: RowFilter) -> dict[tuple[str, str], Decimal | None]:
     """Shares each buyer held before its first purchase in the window (trade date, then filing order)."""
-    ranked: Select[Any] = select(
+    ranked: Select[*tuple[Any, ...]] = select(
         EP.issuer_cik,
         EP.buyer_key,
         EP.shares_owned_before,
@@ -218,7 +218,7 @@ def first_holdings(session: Session, f: RowFilter) -> dict[tuple[str, str], Deci
 def buyer_names(session: Session, f: RowFilter) -> dict[tuple[str, str], list[str]]:
     """The names each buyer's filers gave (their CIK where none), first seen first."""
     name = func.coalesce(FilingOwner.name_as_filed, FilingOwner.owner_cik)
-    stmt: Select[Any] = select(EP.issuer_cik, EP.buyer_key, name).join(
+    stmt: Select[*tuple[Any, ...]] = select(EP.issuer_cik, EP.buyer_key, name).join(
         FilingOwner, FilingOwner.accession == EP.accession
     )
     if _needs_issuer(f):
@@ -270,7 +270,7 @@ def purchases_by_id(session: Session, transaction_ids: Sequence[int]) -> list[An
 
 # Sort keys of the purchases view, as SQL. ΔOwn ranks a new position above any ratio and unknown below.
 _BEFORE = InsiderTransaction.shares_owned_before
-PURCHASE_ORDER: dict[str, tuple[ColumnElement[Any], ...]] = {
+PURCHASE_ORDER: dict[str, tuple[ColumnElement[Any] | QueryableAttribute[Any], ...]] = {
     "latest": (EP.known_at, EP.transaction_id),
     "value": (EP.value,),
     "trade_date": (EP.trade_date, EP.known_at),

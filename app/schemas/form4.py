@@ -163,4 +163,4 @@ def to_canonical_dict(doc: ParsedForm4) -> dict[str, Any]:
 
     data = asdict(doc)
     data.pop("xml", None)
-    return clean(data)
+    return {k: clean(v) for k, v in data.items()}

@@ -280,7 +280,8 @@ class TickerPage(BaseModel):
 
     def chart_data(self) -> dict[str, Any]:
         """Return what the chart script needs (ticker, period, series, markers) as JSON-ready values."""
-        return json.loads(self.chart_json())
+        data: dict[str, Any] = json.loads(self.chart_json())
+        return data
 
     def chart_json(self) -> Markup:
         """Return chart_data as JSON that is safe inside a <script type="application/json"> tag."""
