@@ -146,12 +146,8 @@ def build_filing(
     )
     warnings.extend(f"document: {flag}" for flag in doc_flags)
     if has_footnotes:
-        referenced = {
-            i
-            for row in (*filing.transactions, *filing.holdings)
-            for ids in row.footnotes.values()
-            for i in ids
-        }
+        rows: tuple[ParsedTransaction | ParsedHolding, ...] = (*filing.transactions, *filing.holdings)
+        referenced = {i for row in rows for ids in row.footnotes.values() for i in ids}
         for missing in sorted(referenced - notes.keys(), key=natural_key):
             warnings.append(f"footnote {missing} referenced but not in FOOTNOTES.tsv")
     return filing

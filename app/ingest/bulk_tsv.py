@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from operator import itemgetter
 from pathlib import Path, PurePosixPath
 
@@ -77,7 +78,7 @@ def open_source(path: Path) -> Iterator[dict[str, Callable[[], bytes]]]:
         with zipfile.ZipFile(path) as zf:
             # Match by base name, case-insensitively: some zips nest the files in a folder.
             names = {PurePosixPath(n).name.upper(): n for n in zf.namelist() if not n.endswith("/")}
-            yield {t: (lambda n=names[f"{t}.TSV"]: zf.read(n)) for t in TABLES if f"{t}.TSV" in names}
+            yield {t: partial(zf.read, names[f"{t}.TSV"]) for t in TABLES if f"{t}.TSV" in names}
     else:
         raise BulkDatasetError(f"not a data set zip or folder: {path}")
 

@@ -51,7 +51,7 @@ _local = threading.local()
 
 def _parser(recover: bool) -> etree.XMLParser:
     # lxml parsers keep per-parse state, so each thread gets its own pair.
-    parsers = getattr(_local, "parsers", None)
+    parsers: tuple[etree.XMLParser, ...] | None = getattr(_local, "parsers", None)
     if parsers is None:
         parsers = tuple(
             etree.XMLParser(
@@ -120,7 +120,8 @@ def parse(
     except etree.XMLSyntaxError as exc:
         root, data = _repair(data, exc, warnings, recover)
 
-    if root.getroottree().docinfo.doctype:  # defence in depth: nothing above let a DTD through
+    # Defence in depth: nothing above let a DTD through. (lxml-stubs' DocInfo lacks `doctype`.)
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
         raise Form4ParseError("document declares a DOCTYPE; DTDs are refused")
     if max_depth is not None and max_depth < LIBXML2_MAX_DEPTH and _depth_probe(max_depth)(root):
         raise Form4ParseError(f"XML nested deeper than {max_depth} levels")

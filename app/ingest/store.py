@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -18,6 +18,11 @@ from app.ingest.bulk_datasets import known_at_estimate
 from app.repositories import filings as filings_repo
 from app.schemas.form4 import SECTIONS, ParsedForm4, ParsedTransaction
 from app.services.roles import mentions_10b5_1
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from app.models import Filing
 
 # Bump when the parser or the derived fields change, so stored filings are re-derived on re-ingest.
 PARSER_VERSION = 1
@@ -435,7 +440,7 @@ def reconcile_amendments(session: Session, doc: ParsedForm4) -> None:
     _recompute_sections(session, me.accession)
 
 
-def _best_original(candidates: list[Any], date_of_original: date | None) -> Any | None:
+def _best_original(candidates: Sequence[Filing], date_of_original: date | None) -> Filing | None:
     """Pick the original an amendment restates: filed on its dateOfOriginalSubmission when we know
     filing dates, else the latest original whose period is on or before that date."""
     if date_of_original is None:

@@ -43,8 +43,8 @@ class JobSpec:
 
     def next_run(self, now: datetime) -> datetime | None:
         """Return the next time this job will actually run after `now` (guard applied)."""
-        previous = None
-        when = self.trigger.get_next_fire_time(previous, now)
+        previous: datetime | None = None
+        when: datetime | None = self.trigger.get_next_fire_time(previous, now)
         # The guard rejects at most a few hours of fire times (the DST overlap, nights, weekends).
         for _ in range(5000):
             if when is None or self.active is None or self.active(when):
