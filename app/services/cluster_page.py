@@ -240,7 +240,8 @@ def build_cluster_feed(
 def render_atom(feed: ClusterFeed, *, base_url: str) -> bytes:
     """Serialize the feed as Atom 1.0 (RFC 4287); lxml escapes every text node."""
     base = base_url.rstrip("/") + "/"
-    root = etree.Element(f"{{{ATOM_NS}}}feed", nsmap={None: ATOM_NS})
+    # lxml-stubs allow only str prefixes; lxml takes None as the default namespace's.
+    root = etree.Element(f"{{{ATOM_NS}}}feed", nsmap={None: ATOM_NS})  # type: ignore[dict-item]
     _sub(root, "id", f"{base}feeds/clusters.atom")
     _sub(root, "title", "Clusterbuy: new insider cluster buys")
     _sub(root, "subtitle", "Three or more distinct insiders buying the same stock within 14 days.")

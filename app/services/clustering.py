@@ -289,7 +289,9 @@ def _store(
     session: Session, issuer_ciks: Sequence[str], results: list[ClusterResult], *, now: datetime
 ) -> None:
     facts = clusters_repo.member_facts(session, [m.transaction_id for r in results for m in r.members])
-    clusters, members, aliases = [], [], []
+    clusters: list[dict[str, Any]] = []
+    members: list[dict[str, Any]] = []
+    aliases: list[dict[str, Any]] = []
     for r in results:
         roles_by_buyer = buyer_roles(session, r)
         roles = set().union(*roles_by_buyer.values()) if roles_by_buyer else set()

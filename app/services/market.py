@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -61,16 +61,17 @@ def compute_view(
     trades = trades_frame(session, freq) if frame is None else frame
     result = market_ratio.buy_sell_ratio(trades, _FREQ[freq], discretionary)
     points = [
-        MarketPoint(period=ts.date(), **{k: _clean(v) for k, v in row.items()})
+        MarketPoint(period=ts.date(), **{str(k): _clean(v) for k, v in row.items()})
         for ts, row in zip(result.periods.index, result.periods.to_dict("records"), strict=True)
     ]
     sector_period = None
     sectors: list[SectorRow] = []
     if len(result.by_sector):
         sector_period = result.by_sector.index.get_level_values("period").max()
-        latest = result.by_sector.xs(sector_period, level="period")
+        # A cross-section of the rows' period level is a frame (the stubs allow a Series too).
+        latest = cast(pd.DataFrame, result.by_sector.xs(sector_period, level="period"))
         sectors = [
-            SectorRow(sector=str(name), **{k: _clean(v) for k, v in row.items()})
+            SectorRow(sector=str(name), **{str(k): _clean(v) for k, v in row.items()})
             for name, row in zip(latest.index, latest.to_dict("records"), strict=True)
         ]
         sectors.sort(key=lambda s: (-(s.buy_pairs + s.sell_pairs), s.sector))

@@ -98,6 +98,7 @@ def csv_rows(session: Session, filters: PerformanceFilters) -> list[list[Any]]:
         ):  # fmt: skip
             insider[(cid, h)] = (stock, excess) if status == "done" else (None, None)
     out: list[list[Any]] = [CSV_HEADER]
+    r: Any  # a namedtuple of the frame's columns: its fields' types are the frame's, unknown here
     for r in data.frame.itertuples(index=False):
         ins = insider.get((r.cluster_id, r.horizon), (None, None))
         out.append(

@@ -200,7 +200,7 @@ def refresh(
         batch_tickers = set(tickers[k : k + TICKER_BATCH])
         batch = [i for i in measurable if i.ticker in batch_tickers]
         results = _measure_batch(session, batch, spy, as_of)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for item in batch:
             trade, ins = results.get(item.cluster_id, ([], []))
             rows.extend(return_row(item.cluster_id, r, now) for r in trade)

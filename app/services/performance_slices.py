@@ -235,7 +235,7 @@ def _custom_slice(session: Session, filters: PerformanceFilters) -> Slice:
             trade, ins = measure(item, stock, spy_bars, as_of)
             r, ticker, name, sector = meta[item.cluster_id]
             roles, flags = roles_flags.get(r.cluster_id, ([], []))
-            base = [item.cluster_id, ticker, name, sector, r.trigger_at, r.first_trade_date]
+            base: list[Any] = [item.cluster_id, ticker, name, sector, r.trigger_at, r.first_trade_date]
             base += [r.last_trade_date, r.n_buyers, float(r.total_value), roles, flags]
             for res in trade:
                 row = return_row(item.cluster_id, res, datetime.now(UTC))

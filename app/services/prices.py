@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -286,7 +286,7 @@ def _adjustment_change(
         ts = pd.Timestamp(row.bar_date)
         if ts not in bars.index:
             continue
-        fresh = bars.loc[ts]
+        fresh = cast(pd.Series, bars.loc[ts])  # one bar per day: a date selects a row, not a frame
         # A late dividend or a Yahoo correction shows as a changed adjusted close on days we hold.
         if _differs(float(row.adj_close), float(fresh["adj_close"])):
             return f"adjusted close of {row.bar_date.isoformat()} changed at the source"
@@ -311,6 +311,7 @@ def refresh_ticker(
     state = prices_repo.get_state(session, symbol)
     _, last_day = prices_repo.bar_date_range(session, symbol)
     old_digest = state.adjustment_digest if state else None
+    reason: str | None
     try:
         if last_day is None:
             reason = "no stored bars"

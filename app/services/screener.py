@@ -29,6 +29,7 @@ from app.schemas.screener import (
     ScreenerFilters,
     ScreenerPage,
     ScreenerRow,
+    ScreenerSort,
     Window,
 )
 from app.services import roles as roles_service
@@ -168,7 +169,8 @@ def build_screener_page(
     ]
     start, end = (filters.page - 1) * filters.page_size, filters.page * filters.page_size
     reverse = filters.order is Order.desc
-    if filters.sort.value == "delta_own":
+    # Compared as the member: mypy takes `.value` for the member named `value`.
+    if filters.sort == ScreenerSort.delta_own:
         # The median ΔOwn needs every buyer of every company: build all rows, then sort.
         rows = _company_rows(session, rf, kept, in_rule)
         rows.sort(key=lambda r: r.issuer_cik)

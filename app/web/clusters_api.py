@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
@@ -13,7 +15,9 @@ from app.services import weekly as weekly_service
 
 router = APIRouter(prefix="/api", tags=["api"])
 
-_REDIRECT = {301: {"description": "An old cluster id or a non-canonical accession: follow Location."}}
+_REDIRECT: dict[int | str, dict[str, Any]] = {
+    301: {"description": "An old cluster id or a non-canonical accession: follow Location."}
+}
 
 
 @router.get("/weekly", response_model=WeeklyPage)
