@@ -80,7 +80,10 @@ def series_frame(
         stmt = stmt.where(PriceBar.bar_date >= start)
     if end is not None:
         stmt = stmt.where(PriceBar.bar_date <= end)
-    rows = session.execute(stmt.order_by(PriceBar.bar_date)).all()
+    # Through the Connection: Session.execute's ORM row building costs ~20% more on 5k rows (flushing
+    # first, as its autoflush would).
+    session.flush()
+    rows = session.connection().execute(stmt.order_by(PriceBar.bar_date)).all()
     columns = list(zip(*rows, strict=True)) if rows else [()] * (len(_BAR_COLUMNS) + 1)
     index = pd.DatetimeIndex(list(columns[0]), name="date").astype("datetime64[ns]")
     data = {c: np.asarray(v, dtype="float64") for c, v in zip(_BAR_COLUMNS, columns[1:], strict=True)}
