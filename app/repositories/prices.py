@@ -190,7 +190,7 @@ def last_bar_dates(session: Session, tickers: Iterable[str]) -> dict[str, date]:
         .where(PriceBar.ticker.in_(wanted))
         .group_by(PriceBar.ticker)
     )
-    return dict(session.execute(stmt).all())  # type: ignore[arg-type]  # rows are (ticker, date) pairs
+    return dict(session.execute(stmt).all())
 
 
 def purchase_tickers(session: Session, *, since: date | None = None) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -337,7 +337,7 @@ def owner_trades(session: Session, owner_cik: str) -> list[TradeRecord]:
     return [TradeRecord._make(r) for r in session.execute(stmt)]
 
 
-def issuers(session: Session, ciks: Sequence[str]) -> dict[str, Issuer]:
+def issuers(session: Session, ciks: Iterable[str]) -> dict[str, Issuer]:
     """Issuers by CIK."""
     out: dict[str, Issuer] = {}
     for chunk in _chunks(sorted(set(ciks))):
