@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,34 +38,58 @@ def build_roster(
     kinds: dict[int, str],
 ) -> list[RosterRow]:
     """Every insider with a filing here: latest roles, last trade, latest direct and indirect holdings."""
-    epoch = datetime.min.replace(tzinfo=UTC)
+    epoch = _EPOCH
+    # What a filing says is the same for each of its reporting owners, and a busy ticker has thousands
+    # of rows: one pass gathers each filing's counts, latest trades and reported positions.
     filed_at: dict[str, datetime] = {}
+    n_buys: dict[str, int] = {}
+    n_sales: dict[str, int] = {}
+    # Latest dated row of each table per filing by (trade date, row): the filing time is the same for
+    # all its rows, and a row index is unique within a filing's table (no equals to break).
+    last_stock: dict[str, tuple[tuple[date, int], Any]] = {}
+    last_derivative: dict[str, tuple[tuple[date, int], Any]] = {}
+    positions: dict[str, list[Any]] = {}  # stock rows that report the amount held after the filing
     for r in rows:
-        filed_at[r.accession] = r.known_at or epoch
+        accession = r.accession
+        filed_at[accession] = r.known_at or epoch
+        kind = kinds.get(r.id)
+        if kind is not None:
+            if kind == signals_service.BUY:
+                n_buys[accession] = n_buys.get(accession, 0) + 1
+            elif kind in signals_service.SALE_KINDS:
+                n_sales[accession] = n_sales.get(accession, 0) + 1
+        stock = r.tx_table == "non_derivative"
+        if r.transaction_date:
+            latest = last_stock if stock else last_derivative
+            key = (r.transaction_date, r.doc_index)
+            held = latest.get(accession)
+            if held is None or key > held[0]:
+                latest[accession] = (key, r)
+        if stock and r.shares_owned_after is not None and r.direct_indirect in ("D", "I"):
+            positions.setdefault(accession, []).append(r)
+    held_rows: dict[str, list[Any]] = {}
     for h in holdings:
         filed_at[h.accession] = h.known_at or epoch
+        if h.shares_owned is not None and h.direct_indirect in ("D", "I"):
+            held_rows.setdefault(h.accession, []).append(h)
+    amounts: dict[str, list[tuple[tuple[str, str], Decimal]]] = {
+        a: _amounts(positions.get(a, ()), held_rows.get(a, ())) for a in positions.keys() | held_rows.keys()
+    }
+
     by_owner: dict[str, list[str]] = defaultdict(list)
     for accession, filing_owners in owners.items():
         for o in filing_owners:
             by_owner[o.cik].append(accession)
-    rows_by_acc: dict[str, list[Any]] = defaultdict(list)
-    for r in rows:
-        rows_by_acc[r.accession].append(r)
-    holds_by_acc: dict[str, list[Any]] = defaultdict(list)
-    for h in holdings:
-        holds_by_acc[h.accession].append(h)
-
     out = []
     for cik, accessions in by_owner.items():
         accessions.sort(key=lambda a: (filed_at.get(a, epoch), a))
-        latest = accessions[-1]
-        me = next(o for o in owners[latest] if o.cik == cik)
-        trades = [r for a in accessions for r in rows_by_acc[a]]
-        stock = [r for r in trades if r.tx_table == "non_derivative" and r.transaction_date] or [
-            r for r in trades if r.transaction_date
-        ]
-        last = max(stock, key=lambda r: (r.transaction_date, r.known_at or epoch, r.doc_index), default=None)
-        direct, indirect, as_of = _holdings(accessions, rows_by_acc, holds_by_acc, filed_at)
+        latest_filing = accessions[-1]
+        me = next(o for o in owners[latest_filing] if o.cik == cik)
+        # The last stock trade (a derivative one when there is none), first of equals in filing order.
+        last = _last_trade(accessions, last_stock, filed_at) or _last_trade(
+            accessions, last_derivative, filed_at
+        )
+        direct, indirect, as_of = _holdings(accessions, amounts, filed_at)
         out.append(
             RosterRow(
                 owner_cik=cik,
@@ -78,41 +103,62 @@ def build_roster(
                 direct_shares=direct,
                 indirect_shares=indirect,
                 holdings_as_of=as_of,
-                n_purchases=sum(1 for r in trades if kinds.get(r.id) == signals_service.BUY),
-                n_sales=sum(1 for r in trades if kinds.get(r.id) in signals_service.SALE_KINDS),
-                last_filed_at=filed_at.get(latest) if filed_at.get(latest) != epoch else None,
+                n_purchases=sum(n_buys.get(a, 0) for a in accessions),
+                n_sales=sum(n_sales.get(a, 0) for a in accessions),
+                last_filed_at=filed_at.get(latest_filing) if filed_at.get(latest_filing) != epoch else None,
             )
         )
     out.sort(key=lambda r: (roles_service.role_rank(r.roles), -(r.last_trade_date or date.min).toordinal()))
     return out
 
 
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+_BY_DOC_INDEX = attrgetter("doc_index")
+_DIRECT = ("D", "")
+
+
+def _last_trade(
+    accessions: Sequence[str],
+    latest: dict[str, tuple[tuple[date, int], Any]],
+    filed_at: dict[str, datetime],
+) -> Any:
+    """The greatest of the filings' latest rows by (trade date, filed at, row), the first of equals."""
+    best = best_key = None
+    for accession in accessions:
+        held = latest.get(accession)
+        if held is None:
+            continue
+        (day, index), row = held
+        key = (day, filed_at.get(accession) or _EPOCH, index)
+        if best_key is None or key > best_key:
+            best, best_key = row, key
+    return best
+
+
+def _amounts(rows: Sequence[Any], holdings: Sequence[Any]) -> list[tuple[tuple[str, str], Decimal]]:
+    """Post-filing amounts per holding chain (direct; each indirect nature) that one filing reports."""
+    amounts: dict[tuple[str, str], dict[str, Decimal]] = {}
+    for h in sorted(holdings, key=_BY_DOC_INDEX) if len(holdings) > 1 else holdings:
+        key = _DIRECT if h.direct_indirect == "D" else _chain("I", h.nature_of_ownership)
+        amounts.setdefault(key, {})[h.security_title or ""] = h.shares_owned
+    # The last row of each security on the chain holds the position after the filing.
+    for r in sorted(rows, key=_BY_DOC_INDEX) if len(rows) > 1 else rows:
+        key = _DIRECT if r.direct_indirect == "D" else _chain("I", r.nature_of_ownership)
+        amounts.setdefault(key, {})[r.security_title or ""] = r.shares_owned_after
+    return [(key, sum(by_title.values(), Decimal(0))) for key, by_title in amounts.items()]
+
+
 def _holdings(
     accessions: Sequence[str],
-    rows_by_acc: dict[str, list[Any]],
-    holds_by_acc: dict[str, list[Any]],
+    amounts: dict[str, list[tuple[tuple[str, str], Decimal]]],
     filed_at: dict[str, datetime],
 ) -> tuple[Decimal | None, Decimal | None, date | None]:
     """Latest post-transaction amounts per holding chain (direct; each indirect nature), summed."""
     # Walk filings oldest to newest; a later filing reporting a chain replaces what an earlier one said.
     chains: dict[tuple[str, str], tuple[Decimal, datetime]] = {}
     for accession in accessions:
-        amounts: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
-        for h in sorted(holds_by_acc.get(accession, ()), key=lambda h: h.doc_index):
-            if h.shares_owned is not None and h.direct_indirect in ("D", "I"):
-                amounts[_chain(h.direct_indirect, h.nature_of_ownership)][h.security_title or ""] = (
-                    h.shares_owned
-                )
-        for r in sorted(rows_by_acc.get(accession, ()), key=lambda r: r.doc_index):
-            if r.tx_table != "non_derivative" or r.shares_owned_after is None:
-                continue
-            if r.direct_indirect in ("D", "I"):
-                # The last row of each security on the chain holds the position after the filing.
-                amounts[_chain(r.direct_indirect, r.nature_of_ownership)][r.security_title or ""] = (
-                    r.shares_owned_after
-                )
-        for key, by_title in amounts.items():
-            chains[key] = (sum(by_title.values(), Decimal(0)), filed_at.get(accession))  # type: ignore[assignment]
+        for key, amount in amounts.get(accession, ()):
+            chains[key] = (amount, filed_at.get(accession))  # type: ignore[assignment]
     if not chains:
         return None, None, None
     direct = [v for (di, _), (v, _) in chains.items() if di == "D"]

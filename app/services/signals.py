@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple, Protocol
 
 from app.services.clustering_core import (
     DEFAULT_N,
@@ -46,9 +47,11 @@ NET_BUYING_DAYS = 90
 MAX_REFERENCE_GAP = timedelta(days=10)
 
 
-@dataclass(frozen=True, slots=True)
-class TradeFact:
+class TradeFact(NamedTuple):
     """One live transaction row with what the rules read."""
+
+    # A NamedTuple rather than a frozen dataclass (a busy ticker builds thousands): cheaper to create, and
+    # the garbage collector stops tracking a tuple of plain values after its first pass.
 
     id: int
     accession: str
@@ -68,7 +71,28 @@ class TradeFact:
     owner_ciks: tuple[str, ...]
 
 
-def classify(trades: Iterable[TradeFact]) -> dict[int, str]:
+class Classifiable(Protocol):
+    """What `classify` reads of a row: a TradeFact, or the repository's TradeRecord as loaded."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def accession(self) -> str: ...
+    @property
+    def table(self) -> str: ...
+    @property
+    def code(self) -> str | None: ...
+    @property
+    def acquired_disposed(self) -> str | None: ...
+    @property
+    def trade_date(self) -> date | None: ...
+    @property
+    def is_10b5_1(self) -> bool | None: ...
+    @property
+    def is_eligible_purchase(self) -> bool: ...
+
+
+def classify(trades: Iterable[Classifiable]) -> dict[int, str]:
     """Return the kind of every row the dashboard shows (ids of other rows are left out)."""
     rows = list(trades)
     # A sale filed with a same-day exercise sells the exercised shares: not a discretionary view

@@ -3,12 +3,14 @@ buys and sells side by side, the insider roster and the signals."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -89,20 +91,23 @@ def build_ticker_page(
     wanted = {r.accession for r in rows} | {h.accession for h in holdings}
     owners = {a: o for a, o in repo.issuer_owners(session, issuer.cik).items() if a in wanted}
     people = _people(owners)
-    facts = [_fact(r, people) for r in rows]
-    kinds = signals_service.classify(facts)
+    kinds = signals_service.classify(rows)
+    # The signal rules read purchases and open-market sales only: the other rows need no TradeFact.
+    facts = [_fact(r, people) for r in rows if kinds.get(r.id) in _SIGNAL_KINDS]
 
     price_ticker = _price_ticker(issuer)
     frame = prices_service.chart_frame(session, price_ticker) if price_ticker else pd.DataFrame()
     splits = prices_repo.splits(session, price_ticker) if price_ticker else []
     has_prices = not frame.empty
+    # The bars' dates as Python dates, once: markers and the weakness rule look closes up by date.
+    bar_dates: list[date] = frame.index.date.tolist() if has_prices else []
 
     start = None if PERIOD_DAYS[period] is None else today - timedelta(days=PERIOD_DAYS[period])
     purchases, sales = _tables(rows, kinds, people, start, today)
     dated = [r.transaction_date for r in rows if r.id in kinds and kinds[r.id] in _TABLE_KINDS]
     header = _header(session, issuer, price_ticker, frame, today, now)
     news = [_news(e) for e in repo.issuer_news(session, issuer.cik)]
-    trades = _markers(rows, kinds, people, splits, frame)
+    trades = _markers(rows, kinds, people, splits, frame, bar_dates)
     notes = []
     if not has_prices:
         notes.append(header.prices.message)
@@ -114,39 +119,44 @@ def build_ticker_page(
         period_start=start,
         series=_series(price_ticker, frame, splits) if has_prices and price_ticker else None,
         markers=ChartMarkers(
-            trades=trades, news=news, codes={m["code"]: codes.describe(m["code"]) for m in trades}
+            trades=trades,
+            news=news,
+            codes={c: codes.describe(c) for c in dict.fromkeys(m["code"] for m in trades)},
         ),
         purchases=purchases,
         sales=sales,
         totals=_totals(purchases, sales),
         latest_trade_date=max((d for d in dated if d), default=None),
         roster=roster_service.build_roster(rows, holdings, owners, kinds),
-        signals=_signals(session, issuer, facts, kinds, people, frame, today),
+        signals=_signals(session, issuer, facts, kinds, people, frame, bar_dates, today),
         notes=notes,
     )
 
 
 _TABLE_KINDS = frozenset({signals_service.BUY}) | signals_service.SALE_KINDS
+_SIGNAL_KINDS = frozenset({signals_service.BUY, signals_service.SELL, signals_service.SELL_PLAN})
 
 
 def _fact(r: Any, people: dict[str, _Filers]) -> TradeFact:
+    # Positional, in TradeFact's field order: keyword arguments cost ~3x more on thousands of rows.
+    filers = people.get(r.accession)
     return TradeFact(
-        id=r.id,
-        accession=r.accession,
-        table=r.tx_table,
-        doc_index=r.doc_index,
-        code=r.code,
-        acquired_disposed=r.acquired_disposed,
-        trade_date=r.transaction_date,
-        known_at=r.known_at,
-        shares=r.shares,
-        value=r.value,
-        shares_before=r.shares_owned_before,
-        direct_indirect=r.direct_indirect,
-        nature=r.nature_of_ownership,
-        is_10b5_1=bool(r.is_10b5_1),
-        is_eligible_purchase=bool(r.is_eligible_purchase),
-        owner_ciks=people[r.accession].ciks if r.accession in people else (),
+        r.id,
+        r.accession,
+        r.tx_table,  # table
+        r.doc_index,
+        r.code,
+        r.acquired_disposed,
+        r.transaction_date,  # trade_date
+        r.known_at,
+        r.shares,
+        r.value,
+        r.shares_owned_before,  # shares_before
+        r.direct_indirect,
+        r.nature_of_ownership,  # nature
+        bool(r.is_10b5_1),
+        bool(r.is_eligible_purchase),
+        filers.ciks if filers is not None else (),  # owner_ciks
     )
 
 
@@ -287,6 +297,7 @@ def _markers(
     people: dict[str, _Filers],
     splits: Sequence[tuple[date, Decimal]],
     frame: pd.DataFrame,
+    bar_dates: list[date],
 ) -> list[TradeMarker]:
     """One marker per filing, trade date and kind: tranches of one filing are one point."""
     groups: dict[tuple[str, date, str, str], list[Any]] = defaultdict(list)
@@ -296,52 +307,62 @@ def _markers(
             continue
         groups[(r.accession, r.transaction_date, kind, r.code or "")].append(r)
     factors = SplitFactors(splits)
-    bar_days = frame.index.to_numpy().astype("datetime64[D]") if not frame.empty else None
-    closes = frame["close"].to_numpy() if not frame.empty else None
-    out = []
+    closes: list[float] = frame["close"].to_numpy().tolist() if bar_dates else []
+    chart_group, exercise = signals_service.CHART_GROUP, signals_service.EXERCISE
+    labels: dict[tuple[str, str], str] = {}
+    out: list[TradeMarker] = []
+    # A busy ticker has thousands of markers: plain loops, no per-marker helpers or numpy calls.
     for (accession, day, kind, code), items in groups.items():
         if len(items) == 1:
-            shares, value, filed = items[0].shares, items[0].value, []
+            first = items[0]
+            shares, value, filed, plan = first.shares, first.value, [], bool(first.is_10b5_1)
         else:
             shares = sum((r.shares for r in items), Decimal(0))
             values = [r.value for r in items]
             value = None if None in values else sum(values, Decimal(0))
             filed = [p for r in items for p in (r.price, r.price_low, r.price_high) if p is not None]
+            plan = any(bool(r.is_10b5_1) for r in items)
         avg = (value / shares).quantize(PRICE_Q) if value is not None and value > 0 else None
         # Exercises are filed at the strike, not a market price: plot those at the day's close.
         y: float | None
-        if avg is not None and kind != signals_service.EXERCISE:
+        if avg is not None and kind != exercise:
             y, y_from = round(float(avg / factors(day)), 4), "filed_price"
         else:
             y, y_from = None, "close"
-            if bar_days is not None and closes is not None:
-                pos = int(np.searchsorted(bar_days, np.datetime64(day, "D"), side="right")) - 1
+            if bar_dates:
+                pos = bisect.bisect_right(bar_dates, day) - 1
                 # The last bar on or before the day, unless the series has a gap there.
-                if pos >= 0 and (np.datetime64(day, "D") - bar_days[pos]).astype(int) <= 7:
-                    y = round(float(closes[pos]), 4)
+                if pos >= 0 and (day - bar_dates[pos]).days <= 7:
+                    y = round(closes[pos], 4)
+        label = labels.get((kind, code))
+        if label is None:
+            label = labels[(kind, code)] = _marker_label(kind, code)
         filers = people[accession]
         out.append(
-            TradeMarker(
-                kind=signals_service.CHART_GROUP[kind],  # type: ignore[typeddict-item]
-                label=_marker_label(kind, code),
-                date=day,
-                y=y,
-                y_from=y_from,
-                insider=filers.names,
-                role_text=filers.role_text,
-                code=code,
-                shares=shares,
-                price=avg,
-                price_low=min(filed) if filed else None,
-                price_high=max(filed) if filed else None,
-                value=value,
-                n_rows=len(items),
-                accession=accession,
-                is_10b5_1=any(bool(r.is_10b5_1) for r in items),
-            )
+            {
+                "kind": chart_group[kind],  # type: ignore[typeddict-item]
+                "label": label,
+                "date": day,
+                "y": y,
+                "y_from": y_from,  # type: ignore[typeddict-item]
+                "insider": filers.names,
+                "role_text": filers.role_text,
+                "code": code,
+                "shares": shares,
+                "price": avg,
+                "price_low": min(filed) if filed else None,
+                "price_high": max(filed) if filed else None,
+                "value": value,
+                "n_rows": len(items),
+                "accession": accession,
+                "is_10b5_1": plan,
+            }
         )
-    out.sort(key=lambda m: (m["date"], m["accession"], m["kind"]))
+    out.sort(key=_MARKER_ORDER)
     return out
+
+
+_MARKER_ORDER = itemgetter("date", "accession", "kind")
 
 
 def _marker_label(kind: str, code: str) -> str:
@@ -512,6 +533,7 @@ def _signals(
     kinds: dict[int, str],
     people: dict[str, _Filers],
     frame: pd.DataFrame,
+    bar_dates: list[date],
     today: date,
 ) -> Signals:
     clusters = repo.issuer_clusters(session, issuer.cik)
@@ -563,7 +585,7 @@ def _signals(
     ]
     closes: list[tuple[date, float]] = []
     if not frame.empty and any(k == signals_service.BUY for k in kinds.values()):
-        closes = list(zip(frame.index.date, frame["adj_close"].to_numpy().tolist(), strict=True))
+        closes = list(zip(bar_dates, frame["adj_close"].to_numpy().tolist(), strict=True))
     hits = signals_service.buying_into_weakness(facts, kinds, closes)
     net = signals_service.net_buying(facts, kinds, today)
     latest = signals_service.latest_discretionary_date(facts, kinds)
