@@ -14,8 +14,8 @@ from app.ingest import form4_parser
 from app.ingest.files import ingest_files
 from app.models import Filing, Holding, IngestError, InsiderTransaction
 from tests.dbdump import canonical_dump
-from tests.stable_dump import stable_dump
 from tests.factories import Doc, Hold, Owner, Tx, form4_xml, submission_txt
+from tests.stable_dump import stable_dump
 
 MAX = 5_000_000
 
