@@ -199,7 +199,8 @@ def large_sales(
                 accession=accession,
                 trade_date=max(t.trade_date for t in rows if t.trade_date),
                 shares=shares,
-                value=None if None in values else sum(values, Decimal(0)),  # type: ignore[arg-type]
+                # `None in values` ruled out the Nones, which mypy cannot narrow a list by.
+                value=None if None in values else sum(values, Decimal(0)),  # type: ignore[type-var]
                 shares_before=before,
                 delta_own=ratio,
                 direct_indirect=di,
