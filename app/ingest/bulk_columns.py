@@ -111,7 +111,7 @@ _FN_FIELDS = {
     "NATURE_OF_OWNERSHIP_FN": "nature_of_ownership",
     "TRANS_FORM_TYPE_FN": "form_type",
 }
-# Holdings file their position footnotes under the ParsedHolding field names (form4_parser._HOLDING_RENAME).
+# Holdings file their position footnotes under the ParsedHolding field names (form4_rows._HOLDING_RENAME).
 _HOLDING_FN_FIELDS = {
     **_FN_FIELDS,
     "SHRS_OWND_FOLWNG_TRANS_FN": "shares_owned",

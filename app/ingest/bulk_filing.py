@@ -12,6 +12,7 @@ from app.ingest.bulk_columns import HOLDING_FN_GET, HOLDING_FN_NAMES, TX_FN_GET,
 from app.ingest.bulk_tsv import ACCESSION, BulkRowError, Row, Rows
 from app.ingest.bulk_values import Converter, clean, footnote_ids, natural_key
 from app.ingest.form4_parser import KNOWN_DOCUMENT_TYPES, normalize_cik, normalize_ticker, parse_price_range
+from app.ingest.form4_rows import days_after
 from app.schemas.form4 import (
     Form4ParseError,
     ParsedForm4,
@@ -272,8 +273,8 @@ def _transactions(ctx: _Filing, kind: TableName, table: str, rows: Rows) -> list
                 flags.append("missing_transaction_date")
         elif (
             trade_date < _MIN_PLAUSIBLE
-            or (ctx.period is not None and trade_date > ctx.period + _ONE_YEAR)
-            or (ctx.filed is not None and trade_date > ctx.filed + _ONE_DAY)
+            or (ctx.period is not None and trade_date > days_after(ctx.period, _ONE_YEAR))
+            or (ctx.filed is not None and trade_date > days_after(ctx.filed, _ONE_DAY))
         ):
             flags.append("implausible_transaction_date")
         low = high = None

@@ -39,15 +39,15 @@ class RowContext:
         # earlier (computed once per document). A bound past date.max (period 9999-12-31) is no bound.
         latest = None
         if period is not None:
-            latest = _days_after(period, _ONE_YEAR)
+            latest = days_after(period, _ONE_YEAR)
         if filed is not None:
-            by_filing = _days_after(filed, _ONE_DAY)
+            by_filing = days_after(filed, _ONE_DAY)
             latest = by_filing if latest is None or by_filing < latest else latest
         self.latest = latest
         self.ranges: dict[str, list[tuple[Decimal, Decimal]]] = {}
 
 
-def _days_after(day: date, delta: timedelta) -> date:
+def days_after(day: date, delta: timedelta) -> date:
     try:
         return day + delta
     except OverflowError:

@@ -751,6 +751,16 @@ class TestTsvQuirks:
         tables["SUBMISSION"][0].update(FILING_DATE="2025-04-02", PERIOD_OF_REPORT="2025-03-31")
         assert filings_and_errors(write_dataset(tmp_path / "q", tables))[0][A] == EXPECTED_A
 
+    def test_dates_at_the_end_of_the_calendar_do_not_crash(self, tmp_path: Path) -> None:
+        # A period of 9999-12-31 puts the plausibility bound (period + 1 year) past date.max.
+        tables = base_tables()
+        tables["SUBMISSION"][0].update(FILING_DATE="31-DEC-9999", PERIOD_OF_REPORT="31-DEC-9999")
+        filings, errors = filings_and_errors(write_dataset(tmp_path / "q", tables))
+        assert filings[A].period_of_report == date(9999, 12, 31)
+        assert [t.transaction_date for t in filings[A].transactions] == [
+            t.transaction_date for t in EXPECTED_A.transactions
+        ]
+
 
 class TestKnownAtEstimate:
     @pytest.mark.parametrize(
