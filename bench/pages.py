@@ -63,9 +63,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "screener 365d ≥$100k CEO/CFO latest",
         lambda s: "/?days=365&min_value=100000&role=ceo_cfo&sort=latest",
     ),
+    Endpoint("screener 365d", lambda s: "/?days=365"),
+    Endpoint(
+        "screener 365d director ≥$1M page 2", lambda s: "/?days=365&role=director&min_value=1000000&page=2"
+    ),
+    Endpoint("screener 30d sort ΔOwn", lambda s: "/?sort=delta_own"),
+    Endpoint("screener 3650d ticker search", lambda s: f"/?days=3650&q={s.dashboard}"),
     Endpoint("screener 90d n=2 w=30 clusters only", lambda s: "/?days=90&n=2&w=30&clusters_only=true"),
-    Endpoint("screener 3650d q=A", lambda s: "/?days=3650&q=A"),
+    Endpoint("screener 3650d q=A (stress)", lambda s: "/?days=3650&q=A"),
     Endpoint("purchases default", lambda s: "/purchases"),
+    Endpoint("purchases 365d by value", lambda s: "/purchases?days=365&sort=value"),
     Endpoint("api screener", lambda s: "/api/screener"),
     Endpoint("weekly latest", lambda s: "/weekly"),
     Endpoint("weekly week", lambda s: f"/weekly/{s.weeks[0] if s.weeks else '2024-W10'}"),
