@@ -108,12 +108,19 @@ def series_for_chart(
 
 
 def chart_frame(
-    session: Session, ticker: str, start: date | None = None, end: date | None = None
+    session: Session,
+    ticker: str,
+    start: date | None = None,
+    end: date | None = None,
+    *,
+    splits: Sequence[Split] | None = None,
 ) -> pd.DataFrame:
-    """Return series_for_chart's values as floats by date (open…volume): the fast path for plotting."""
+    """Return series_for_chart's values as floats by date (open…volume): the fast path for plotting.
+
+    `splits`: the ticker's stored splits when the caller has already read them."""
     symbol = normalize_ticker(ticker)
     frame = prices_repo.series_frame(session, symbol, start=start, end=end)
-    splits = sorted(prices_repo.splits(session, symbol))
+    splits = sorted(prices_repo.splits(session, symbol) if splits is None else splits)
     if not splits or frame.empty:
         return frame
     ex_dates = np.array([np.datetime64(d, "ns") for d, _ in splits])
