@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -102,9 +102,11 @@ def build_ticker_page(
     )
     has_prices = not frame.empty
     # The bars' dates as Python dates, once: markers and the weakness rule look closes up by date.
-    bar_dates: list[date] = frame.index.date.tolist() if has_prices else []
+    # (chart_frame's index is a DatetimeIndex; the stubs only know an Index.)
+    bar_dates: list[date] = cast(pd.DatetimeIndex, frame.index).date.tolist() if has_prices else []
 
-    start = None if PERIOD_DAYS[period] is None else today - timedelta(days=PERIOD_DAYS[period])
+    period_days = PERIOD_DAYS[period]
+    start = None if period_days is None else today - timedelta(days=period_days)
     purchases, sales = _tables(rows, kinds, people, start, today)
     dated = [r.transaction_date for r in rows if r.id in kinds and kinds[r.id] in _TABLE_KINDS]
     header = _header(session, issuer, price_ticker, frame, today, now)
@@ -292,7 +294,7 @@ def _series(ticker: str, frame: pd.DataFrame, splits: Sequence[tuple[date, Decim
     volume = frame["volume"].to_numpy(dtype="float64")
     return PriceSeries(
         ticker=ticker,
-        dates=frame.index.strftime("%Y-%m-%d").tolist(),
+        dates=cast(pd.DatetimeIndex, frame.index).strftime("%Y-%m-%d").tolist(),
         open=_floats(frame["open"].to_numpy()),
         high=_floats(frame["high"].to_numpy()),
         low=_floats(frame["low"].to_numpy()),
@@ -414,7 +416,8 @@ def _tables(
     start: date | None,
     today: date,
 ) -> tuple[list[TradeRow], list[TradeRow]]:
-    purchases, sales = [], []
+    purchases: list[TradeRow] = []
+    sales: list[TradeRow] = []
     for r in rows:
         kind = kinds.get(r.id)
         if kind not in _TABLE_KINDS:
