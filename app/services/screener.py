@@ -156,10 +156,16 @@ def build_screener_page(
     totals = screener_repo.issuer_totals(
         session, rf, ten_percent_bit=TEN_PERCENT_BIT, management_mask=MANAGEMENT_MASK
     )
-    if (filters.n, filters.w) == (DEFAULT_N, DEFAULT_W):
-        in_rule = {t.issuer_cik for t in totals if t.cluster_id}
-    else:
-        in_rule = set(_rule_members(session, filters, rf, totals).values())
+    default_rule = (filters.n, filters.w) == (DEFAULT_N, DEFAULT_W)
+
+    def rule_met_by(companies: list[IssuerTotals]) -> set[str]:
+        if default_rule:
+            return {t.issuer_cik for t in companies if t.cluster_id}
+        return set(_rule_members(session, filters, rf, companies).values())
+
+    # Another rule is computed on request: over every company only when it filters them, otherwise just
+    # for the badges of the rows shown.
+    in_rule = rule_met_by(totals) if default_rule or filters.clusters_only else set()
     kept = [
         t
         for t in totals
@@ -172,6 +178,8 @@ def build_screener_page(
     # Compared as the member: mypy takes `.value` for the member named `value`.
     if filters.sort == ScreenerSort.delta_own:
         # The median ΔOwn needs every buyer of every company: build all rows, then sort.
+        if not (default_rule or filters.clusters_only):
+            in_rule = rule_met_by(kept)
         rows = _company_rows(session, rf, kept, in_rule)
         rows.sort(key=lambda r: r.issuer_cik)
         rows.sort(key=SORT_KEYS["delta_own"], reverse=reverse)
@@ -180,6 +188,8 @@ def build_screener_page(
         # Everything else sorts on the SQL totals; only the page's rows load their buyers.
         kept.sort(key=lambda t: t.issuer_cik)
         kept.sort(key=SORT_KEYS[filters.sort.value], reverse=reverse)
+        if not (default_rule or filters.clusters_only):
+            in_rule = rule_met_by(kept[start:end])
         shown = _company_rows(session, rf, kept[start:end], in_rule)
     return ScreenerPage(
         filters=filters,

@@ -159,6 +159,16 @@ class TestScreenerPage:
         rows = _table(client.get(f"/?{WINDOW}&{query}").text, "screener")
         assert [r["Ticker"].split()[0] for r in rows] == tickers
 
+    @pytest.mark.parametrize(
+        ("query", "met"), [("n=2", {"EXMP"}), ("n=4", set()), ("n=2&sort=delta_own", {"EXMP"})]
+    )
+    def test_another_rule_badges_the_rows_shown(
+        self, client: TestClient, loaded: Engine, query: str, met: set[str]
+    ) -> None:
+        rows = client.get(f"/api/screener?{WINDOW}&{query}").json()["rows"]
+        assert len(rows) == 3  # not a filter: every company stays
+        assert {r["ticker"] for r in rows if r["meets_rule"]} == met
+
     def test_role_filter_counts_only_matching_buyers(self, client: TestClient, loaded: Engine) -> None:
         (row,) = _table(client.get(f"/?{WINDOW}&role=ceo_cfo").text, "screener")
         assert row["Insiders"] == "2"
