@@ -69,6 +69,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint("screener 30d sort ΔOwn", lambda s: "/?sort=delta_own"),
     Endpoint("screener 3650d ticker search", lambda s: f"/?days=3650&q={s.dashboard}"),
+    Endpoint("screener 90d n=2 w=30 (badges)", lambda s: "/?days=90&n=2&w=30"),
     Endpoint("screener 90d n=2 w=30 clusters only", lambda s: "/?days=90&n=2&w=30&clusters_only=true"),
     Endpoint("screener 3650d q=A (stress)", lambda s: "/?days=3650&q=A"),
     Endpoint("purchases default", lambda s: "/purchases"),
