@@ -109,22 +109,30 @@ class MicroCacheMiddleware:
             if stale and key not in self.building:
                 # Serve the previous response at once and rebuild behind it, so readers never queue
                 # behind a rebuild (stale for at most one more TTL).
-                task = asyncio.create_task(self._rebuild(key, dict(scope)))
+                # Claimed now, not when the task first runs: the next reader must see it as building.
+                task = asyncio.create_task(self._rebuild(key, dict(scope), self._claim(key)))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
             await self._replay(entry, send)
             return
-        await self._single_build(key, scope, receive, send)
+        await self._single_build(key, scope, receive, send, self._claim(key))
 
-    async def _single_build(self, key: CacheKey, scope: Scope, receive: Receive, send: Send) -> None:
-        done = self.building[key] = asyncio.Event()
+    def _claim(self, key: CacheKey) -> asyncio.Event:
+        claim = self.building[key] = asyncio.Event()
+        return claim
+
+    async def _single_build(
+        self, key: CacheKey, scope: Scope, receive: Receive, send: Send, claim: asyncio.Event
+    ) -> None:
         try:
             await self._build(key, scope, receive, send)
         finally:
-            del self.building[key]
-            done.set()
+            # Always release the waiters, whatever happened; never drop another build's claim.
+            if self.building.get(key) is claim:
+                del self.building[key]
+            claim.set()
 
-    async def _rebuild(self, key: CacheKey, scope: Scope) -> None:
+    async def _rebuild(self, key: CacheKey, scope: Scope, claim: asyncio.Event) -> None:
         async def no_body() -> Message:
             return {"type": "http.request", "body": b"", "more_body": False}
 
@@ -132,7 +140,7 @@ class MicroCacheMiddleware:
             return None
 
         try:
-            await self._single_build(key, scope, no_body, discard)
+            await self._single_build(key, scope, no_body, discard, claim)
         except Exception:  # the next reader builds it again, and sees the error itself
             logger.exception("rebuilding %s in the background failed", scope.get("path"))
 

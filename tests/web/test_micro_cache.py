@@ -154,3 +154,25 @@ def test_compressed_and_plain_responses_are_cached_apart(cached_client: TestClie
     again = cached_client.get("/weekly/archive", headers=gz)
     assert (again.headers["content-encoding"], again.headers["x-cache"]) == ("gzip", "HIT")
     assert again.text == other.text  # the same page either way
+
+
+def test_concurrent_readers_of_a_stale_entry_start_one_rebuild() -> None:
+    # Regression (bench/load.py): two readers arriving before the rebuild task ran both started one; the
+    # second's claim was deleted by the first, its own delete raised and its waiters hung for ever.
+    now = [1000.0]
+    inner = _CountingApp(delay=0.02)
+    cache = MicroCacheMiddleware(inner, seconds=10, clock=lambda: now[0])
+    asyncio.run(_get_many(cache, ["/weekly"]))
+    now[0] += 11
+
+    async def burst() -> list[httpx.Response]:
+        responses = await _get_many(cache, ["/weekly"] * 30)
+        await asyncio.wait_for(asyncio.gather(*cache.tasks), timeout=5)
+        return responses
+
+    responses = asyncio.run(burst())
+    assert {r.text for r in responses} == {"build 1"}  # all served the previous response at once
+    assert inner.calls == 2  # one rebuild
+    assert cache.building == {}
+    (fresh,) = asyncio.run(_get_many(cache, ["/weekly"]))
+    assert fresh.text == "build 2"
