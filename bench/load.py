@@ -310,7 +310,13 @@ def main() -> None:
             ingester.stop.set()
             ingester.join(timeout=120)
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # A server that does not stop on SIGTERM is a finding: say so, then stop it anyway.
+            print("server did not stop within 30 s of SIGTERM: killed", flush=True)
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
     if ingester is not None:
         rate = ingester.stored / max(ingester.seconds, 1e-9)
