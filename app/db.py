@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -29,6 +30,14 @@ class Base(DeclarativeBase):
     if TYPE_CHECKING:
         # Every model is a declarative table, so its __table__ is a Table (DeclarativeBase says FromClause).
         __table__: ClassVar[Table]
+
+
+def connection_capacity(engine: Engine) -> int | None:
+    """How many connections the engine's pool hands out at once (None: no fixed bound)."""
+    pool = engine.pool
+    if isinstance(pool, QueuePool):
+        return pool.size() + max(pool._max_overflow, 0)  # noqa: SLF001 - no public accessor
+    return None
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

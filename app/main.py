@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import Enum
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -14,9 +15,10 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from sqlalchemy import Engine
 
 from app.config import PROJECT_ROOT, Settings, get_settings
-from app.db import make_engine, make_sessionmaker
+from app.db import connection_capacity, make_engine, make_sessionmaker
 from app.errors import BadParameterError, NotFoundError
 from app.web import admin, api, clusters, clusters_api, health, pages, status, ticker, ticker_api
 from app.web.input_guard import RejectNulMiddleware
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         freeze_startup_objects()
+        bound_request_threads(app.state.engine)
         yield
         app.state.engine.dispose()
 
@@ -79,6 +82,15 @@ def freeze_startup_objects() -> None:
         return
     gc.collect()
     gc.freeze()
+
+
+def bound_request_threads(engine: Engine) -> None:
+    """Run at most as many page requests at once as the pool has connections: past that, requests
+    queue for a thread (and are served late) instead of holding a thread while they wait 30 s for a
+    connection and then fail with a 500 (bench/load.py without the page cache)."""
+    capacity = connection_capacity(engine)
+    if capacity:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = capacity
 
 
 def _wants_json(request: Request) -> bool:

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -176,3 +177,16 @@ def test_concurrent_readers_of_a_stale_entry_start_one_rebuild() -> None:
     assert cache.building == {}
     (fresh,) = asyncio.run(_get_many(cache, ["/weekly"]))
     assert fresh.text == "build 2"
+
+
+def test_request_threads_are_bounded_by_the_connection_pool(clean_engine: Engine) -> None:
+    from app.db import connection_capacity
+
+    async def tokens() -> float:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    url = clean_engine.url.render_as_string(hide_password=False)
+    with TestClient(create_app(Settings(database_url=url))) as client:
+        capacity = connection_capacity(client.app.state.engine)  # type: ignore[attr-defined]
+        assert capacity == 15  # pool 5 + overflow 10
+        assert client.portal.call(tokens) == capacity  # type: ignore[union-attr]
