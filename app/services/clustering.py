@@ -153,14 +153,9 @@ def cluster_flags(
         f = facts.get(m.transaction_id)
         if f is None:
             continue
-        if f.is_amendment:
-            flags.add("amended")
-        if f.is_10b5_1:
-            flags.add("10b5-1")
-        if f.timeliness == "L" or is_late(m.trade_date, m.known_at):
-            flags.add("late_filing")
-        if f.price_source == "footnote_range":
-            flags.add("price_from_footnote")
+        flags.update(
+            row_flags(f.is_10b5_1, f.is_amendment, f.timeliness, f.price_source, m.trade_date, m.known_at)
+        )
         if roles_service.mentions_private_placement(f.footnote_texts):
             flags.add("possible_private_placement")
     if roles_service.is_ten_percent_owner_only(roles_by_buyer.values()):
@@ -220,18 +215,29 @@ def refresh_missing_facts(session: Session) -> int:
 PURCHASE_FLAGS = ("10b5-1", "amended", "late_filing", "price_from_footnote")
 
 
-def purchase_flags(r: PurchaseRow) -> list[str]:
-    """The row's own flags, in PURCHASE_FLAGS order."""
+def row_flags(
+    is_10b5_1: bool | None,
+    is_amendment: bool,
+    timeliness: str | None,
+    price_source: str | None,
+    trade_date: date,
+    known_at: datetime,
+) -> list[str]:
+    """A purchase row's own flags (DESIGN §2), in PURCHASE_FLAGS order."""
     flags = []
-    if r.is_10b5_1:
+    if is_10b5_1:
         flags.append("10b5-1")
-    if r.is_amendment:
+    if is_amendment:
         flags.append("amended")
-    if r.timeliness == "L" or is_late(r.trade_date, r.known_at):
+    if timeliness == "L" or is_late(trade_date, known_at):
         flags.append("late_filing")
-    if r.price_source == "footnote_range":
+    if price_source == "footnote_range":
         flags.append("price_from_footnote")
     return flags
+
+
+def purchase_flags(r: PurchaseRow) -> list[str]:
+    return row_flags(r.is_10b5_1, r.is_amendment, r.timeliness, r.price_source, r.trade_date, r.known_at)
 
 
 def bits_of(names: Iterable[str], order: Sequence[str]) -> int:
