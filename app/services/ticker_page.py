@@ -3,25 +3,18 @@ buys and sells side by side, the insider roster and the signals."""
 
 from __future__ import annotations
 
-import bisect
-import math
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from operator import itemgetter
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from app.ingest import codes
-from app.ingest.reference_data import EIGHT_K_ITEMS
-from app.models import Issuer, NewsEvent
-from app.prices.adjust import SplitFactors
+from app.models import Issuer
 from app.repositories import cluster_pages as cluster_pages_repo
 from app.repositories import prices as prices_repo
 from app.repositories import ticker_pages as repo
@@ -31,18 +24,13 @@ from app.schemas.ticker import (
     ClusterSignal,
     LargeSaleSignal,
     NetBuying,
-    NewsItem,
-    NewsMarker,
     OwnerRef,
     Period,
     PriceNote,
-    PriceSeries,
     SellClusterSignal,
     Signals,
-    SplitInfo,
     TickerHeader,
     TickerPage,
-    TradeMarker,
     TradeRow,
     TradeTotals,
     WeaknessHit,
@@ -52,6 +40,7 @@ from app.services import cluster_page as cluster_page_service
 from app.services import insider_roster as roster_service
 from app.services import prices as prices_service
 from app.services import signals as signals_service
+from app.services import ticker_chart as chart
 from app.services import ticker_lookup as ticker_lookup_service
 from app.services.clustering import is_late
 from app.services.signals import TradeFact
@@ -60,14 +49,6 @@ EASTERN = ZoneInfo("America/New_York")
 PERIOD_DAYS = {Period.m3: 91, Period.y1: 365, Period.y5: 1826, Period.all: None}
 PRICE_Q = Decimal("0.0001")
 CONTEXT_DAYS = 30  # market-wide context: clusters triggered in the last 30 days
-MARKER_LABELS = {
-    signals_service.BUY: "Purchase",
-    signals_service.SELL: "Sale",
-    signals_service.SELL_PLAN: "Sale (10b5-1 plan)",
-    signals_service.SELL_EXERCISE: "Sale with same-day exercise",
-    signals_service.EXERCISE: "Option exercise / conversion",
-}
-TAX_LABELS = {"F": "Shares withheld for tax / exercise price", "D": "Disposition to the issuer"}
 
 
 # --- the page -------------------------------------------------------------------------------------------
@@ -110,8 +91,8 @@ def build_ticker_page(
     purchases, sales = _tables(rows, kinds, people, start, today)
     dated = [r.transaction_date for r in rows if r.id in kinds and kinds[r.id] in _TABLE_KINDS]
     header = _header(session, issuer, price_ticker, frame, today, now)
-    news = [_news(e) for e in repo.issuer_news(session, issuer.cik)]
-    trades = _markers(rows, kinds, people, splits, frame, bar_dates)
+    news = [chart.news_marker(e) for e in repo.issuer_news(session, issuer.cik)]
+    trades = chart.trade_markers(rows, kinds, people, splits, frame, bar_dates)
     notes = []
     if not has_prices:
         notes.append(header.prices.message)
@@ -121,7 +102,7 @@ def build_ticker_page(
         header=header,
         period=period,
         period_start=start,
-        series=_series(price_ticker, frame, splits) if has_prices and price_ticker else None,
+        series=chart.price_series(price_ticker, frame, splits) if has_prices and price_ticker else None,
         # Built here from typed values: validating thousands of marker dicts again costs ~2 ms.
         markers=ChartMarkers.model_construct(
             trades=trades,
@@ -276,134 +257,12 @@ def _price_note(session: Session, ticker: str | None, today: date) -> PriceNote:
 # --- chart ----------------------------------------------------------------------------------------------
 
 
-def _floats(values: np.ndarray) -> list[float | None]:
-    rounded = np.round(values.astype("float64"), 4)
-    if not np.isnan(rounded).any():  # the usual case: no per-bar Python loop
-        return rounded.tolist()  # type: ignore[no-any-return]
-    return [None if math.isnan(x) else x for x in rounded.tolist()]
-
-
-def _volumes(volume: np.ndarray) -> list[int | None]:
-    if np.isfinite(volume).all():  # the usual case: int64 truncates as int() does
-        return volume.astype(np.int64).tolist()  # type: ignore[no-any-return]
-    return [None if math.isnan(v) else int(v) for v in volume.tolist()]
-
-
-def _series(ticker: str, frame: pd.DataFrame, splits: Sequence[tuple[date, Decimal]]) -> PriceSeries:
-    # Sent once, whole (20 years is ~5k bars): the range buttons zoom in the browser.
-    volume = frame["volume"].to_numpy(dtype="float64")
-    return PriceSeries(
-        ticker=ticker,
-        dates=cast(pd.DatetimeIndex, frame.index).strftime("%Y-%m-%d").tolist(),
-        open=_floats(frame["open"].to_numpy()),
-        high=_floats(frame["high"].to_numpy()),
-        low=_floats(frame["low"].to_numpy()),
-        close=np.round(frame["close"].to_numpy(dtype="float64"), 4).tolist(),
-        volume=_volumes(volume),
-        splits=[SplitInfo(ex_date=d, ratio=r) for d, r in splits],
-    )
-
-
-def _markers(
-    rows: Sequence[Any],
-    kinds: dict[int, str],
-    people: dict[str, _Filers],
-    splits: Sequence[tuple[date, Decimal]],
-    frame: pd.DataFrame,
-    bar_dates: list[date],
-) -> list[TradeMarker]:
-    """One marker per filing, trade date and kind: tranches of one filing are one point."""
-    groups: dict[tuple[str, date, str, str], list[Any]] = defaultdict(list)
-    for r in rows:
-        kind = kinds.get(r.id)
-        if kind is None or r.transaction_date is None or not r.shares:
-            continue
-        groups[(r.accession, r.transaction_date, kind, r.code or "")].append(r)
-    factors = SplitFactors(splits)
-    closes: list[float] = frame["close"].to_numpy().tolist() if bar_dates else []
-    chart_group, exercise = signals_service.CHART_GROUP, signals_service.EXERCISE
-    labels: dict[tuple[str, str], str] = {}
-    out: list[TradeMarker] = []
-    # A busy ticker has thousands of markers: plain loops, no per-marker helpers or numpy calls.
-    for (accession, day, kind, code), items in groups.items():
-        if len(items) == 1:
-            first = items[0]
-            shares, value, filed, plan = first.shares, first.value, [], bool(first.is_10b5_1)
-        else:
-            shares = sum((r.shares for r in items), Decimal(0))
-            values = [r.value for r in items]
-            value = None if None in values else sum(values, Decimal(0))
-            filed = [p for r in items for p in (r.price, r.price_low, r.price_high) if p is not None]
-            plan = any(bool(r.is_10b5_1) for r in items)
-        avg = (value / shares).quantize(PRICE_Q) if value is not None and value > 0 else None
-        # Exercises are filed at the strike, not a market price: plot those at the day's close.
-        y: float | None
-        if avg is not None and kind != exercise:
-            y, y_from = round(float(avg / factors(day)), 4), "filed_price"
-        else:
-            y, y_from = None, "close"
-            if bar_dates:
-                pos = bisect.bisect_right(bar_dates, day) - 1
-                # The last bar on or before the day, unless the series has a gap there.
-                if pos >= 0 and (day - bar_dates[pos]).days <= 7:
-                    y = round(closes[pos], 4)
-        label = labels.get((kind, code))
-        if label is None:
-            label = labels[(kind, code)] = _marker_label(kind, code)
-        filers = people[accession]
-        out.append(
-            {
-                "kind": chart_group[kind],  # type: ignore[typeddict-item]
-                "label": label,
-                "date": day,
-                "y": y,
-                "y_from": y_from,  # type: ignore[typeddict-item]
-                "insider": filers.names,
-                "role_text": filers.role_text,
-                "code": code,
-                "shares": shares,
-                "price": avg,
-                "price_low": min(filed) if filed else None,
-                "price_high": max(filed) if filed else None,
-                "value": value,
-                "n_rows": len(items),
-                "accession": accession,
-                "is_10b5_1": plan,
-            }
-        )
-    out.sort(key=_MARKER_ORDER)
-    return out
-
-
-_MARKER_ORDER = itemgetter("date", "accession", "kind")
-
-
-def _marker_label(kind: str, code: str) -> str:
-    if kind == signals_service.TAX:
-        return TAX_LABELS.get(code, "Tax / disposition")
-    return MARKER_LABELS[kind]
-
-
 _ROLE_WORDS = {
     "officer": "Officer",
     "director": "Director",
     "ten_percent_owner": "10% owner",
     "other": "Other",
 }
-
-
-def _news(e: NewsEvent) -> NewsMarker:
-    items = [i.strip() for i in (e.items or "").split(",") if i.strip()]
-    return NewsMarker(
-        date=e.event_date,
-        at=e.event_at,
-        source=e.source,
-        form_type=e.form_type,
-        items=[NewsItem(code=i, text=EIGHT_K_ITEMS.get(i, "Item " + i)) for i in items],
-        title=e.title,
-        publisher=e.publisher,
-        url=e.url if e.url and e.url.startswith(("https://", "http://")) else None,
-    )
 
 
 # --- tables ---------------------------------------------------------------------------------------------
