@@ -91,7 +91,7 @@ def refresh(
 ) -> None:
     """Fetch new daily bars from Yahoo Finance; refetch a whole series after a split or dividend."""
     from app.db import get_engine, session_scope
-    from app.services import prices as prices_service
+    from app.services import price_refresh
 
     _require_current_schema()
     engine = get_engine()
@@ -99,12 +99,12 @@ def refresh(
         wanted = list(tickers)
     else:
         with session_scope(engine) as session:
-            wanted = prices_service.tickers_in_view(session)
+            wanted = price_refresh.tickers_in_view(session)
 
     with _progress() as progress, session_scope(engine, write=True) as session:
         task = progress.add_task("refreshing prices", total=len(wanted))
 
-        def done(result: prices_service.RefreshResult) -> None:
+        def done(result: price_refresh.RefreshResult) -> None:
             # Commit ticker by ticker: a long run keeps what it fetched, and SQLite writers are not
             # held behind the whole run.
             session.commit()
@@ -112,7 +112,7 @@ def refresh(
             if result.status == "failed":
                 progress.console.print(f"[yellow]{result.ticker}[/]: {result.error}")
 
-        summary = prices_service.refresh_many(session, wanted, pause_s=pause, on_result=done)
+        summary = price_refresh.refresh_many(session, wanted, pause_s=pause, on_result=done)
 
     counts = summary.counts()
     err.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to refresh")

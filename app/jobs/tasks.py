@@ -48,10 +48,10 @@ def refresh_issuers(ctx: JobContext) -> dict[str, Any]:
 
 def refresh_prices(ctx: JobContext) -> dict[str, Any]:
     """Fetch the day's bars for tickers in view plus SPY (whole series again after a split/dividend)."""
-    from app.services import prices as prices_service
+    from app.services import price_refresh
 
     with session_scope(ctx.engine, write=True) as session:
-        summary = prices_service.refresh_for_scheduler(session)
+        summary = price_refresh.refresh_for_scheduler(session)
     return {"tickers": summary.counts(), "stopped": summary.stopped}
 
 

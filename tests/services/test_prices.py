@@ -24,17 +24,14 @@ from app.ingest.store import store_filing
 from app.models import PriceBar
 from app.prices.yfinance_source import STANDARD_COLUMNS, PriceFetch, PriceSourceError
 from app.repositories import prices as prices_repo
-from app.services import prices as prices_service
+from app.services import price_refresh
+from app.services.price_refresh import RefreshResult, refresh_for_scheduler, refresh_many, refresh_ticker
 from app.services.prices import (
-    RefreshResult,
     chart_frame,
     import_csv,
     parse_splits,
     price_freshness,
     price_status,
-    refresh_for_scheduler,
-    refresh_many,
-    refresh_ticker,
     series_for_chart,
     split_factor_after,
     to_chart_basis,
@@ -669,7 +666,7 @@ class TestRefreshMany:
                 issuer_cik=cik,
             )
             store_filing(db_session, form4_parser.parse(data), source="submission", source_ref=None)
-        assert prices_service.tickers_in_view(db_session) == ["SPY", "EXMP", "OLDC"]
+        assert price_refresh.tickers_in_view(db_session) == ["SPY", "EXMP", "OLDC"]
         yahoo = FakeYahoo()
         summary = refresh_for_scheduler(db_session, yahoo.last_day, source=yahoo, pause_s=0)
         assert [(r.ticker, r.status) for r in summary.results] == [("SPY", "created"), ("EXMP", "created")]
