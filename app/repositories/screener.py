@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, and_, case, func, literal, or_, select, text, type_coerce
 from sqlalchemy.orm import QueryableAttribute, Session
@@ -18,6 +18,7 @@ from app.models.types import Money, Shares
 from app.repositories.clusters import _chunks
 
 EP = EligiblePurchase
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,14 @@ def _needs_issuer(f: RowFilter) -> bool:
     return bool(f.sector or (f.q and f.q.strip()))
 
 
+def _matching(stmt: Select[*Ts], f: RowFilter, *, join_issuer: bool = False) -> Select[*Ts]:
+    """`stmt` over eligible_purchase restricted to the rows `f` selects (joining issuer when a filter or
+    the caller needs its columns)."""
+    if join_issuer or _needs_issuer(f):
+        stmt = stmt.join(Issuer, Issuer.cik == EP.issuer_cik)
+    return stmt.where(*_conditions(f))
+
+
 def issuer_totals(
     session: Session, f: RowFilter, *, ten_percent_bit: int, management_mask: int
 ) -> list[IssuerTotals]:
@@ -115,9 +124,7 @@ def issuer_totals(
         func.max(EP.cluster_id).label("cluster_id"),
         case((and_(has_ten == 1, has_management == 0), 1), else_=0).label("ten_only"),
     )
-    if _needs_issuer(f):
-        per_buyer = per_buyer.join(Issuer, Issuer.cik == EP.issuer_cik)
-    per_buyer = per_buyer.where(*_conditions(f)).group_by(EP.issuer_cik, EP.buyer_key)
+    per_buyer = _matching(per_buyer, f).group_by(EP.issuer_cik, EP.buyer_key)
     b = per_buyer.subquery("per_buyer")
     if session.get_bind().dialect.name == "postgresql":
         # Long windows group ~10^5 rows by (issuer, buyer): sort in memory, not in temp files.
@@ -189,9 +196,7 @@ def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
         type_coerce(func.sum(case((EP.is_block_copy, literal(0)), else_=EP.value)), Money),
         type_coerce(func.sum(case((EP.is_block_copy, literal(0)), else_=EP.shares)), Shares),
     )
-    if _needs_issuer(f):
-        stmt = stmt.join(Issuer, Issuer.cik == EP.issuer_cik)
-    stmt = stmt.where(*_conditions(f)).group_by(EP.issuer_cik, EP.buyer_key, EP.roles, EP.flags)
+    stmt = _matching(stmt, f).group_by(EP.issuer_cik, EP.buyer_key, EP.roles, EP.flags)
     return [BuyerGroup(*row) for row in session.execute(stmt)]
 
 
@@ -208,9 +213,7 @@ def first_holdings(session: Session, f: RowFilter) -> dict[tuple[str, str], Deci
         )
         .label("rank"),
     )
-    if _needs_issuer(f):
-        ranked = ranked.join(Issuer, Issuer.cik == EP.issuer_cik)
-    r = ranked.where(*_conditions(f)).subquery("ranked")
+    r = _matching(ranked, f).subquery("ranked")
     stmt = select(r.c.issuer_cik, r.c.buyer_key, r.c.shares_owned_before).where(r.c.rank == 1)
     return {(cik, buyer): before for cik, buyer, before in session.execute(stmt)}
 
@@ -221,10 +224,8 @@ def buyer_names(session: Session, f: RowFilter) -> dict[tuple[str, str], list[st
     stmt: Select[*tuple[Any, ...]] = select(EP.issuer_cik, EP.buyer_key, name).join(
         FilingOwner, FilingOwner.accession == EP.accession
     )
-    if _needs_issuer(f):
-        stmt = stmt.join(Issuer, Issuer.cik == EP.issuer_cik)
     stmt = (
-        stmt.where(*_conditions(f))
+        _matching(stmt, f)
         .group_by(EP.issuer_cik, EP.buyer_key, name)
         .order_by(func.min(EP.trade_date), func.min(EP.known_at), func.min(FilingOwner.position), name)
     )
@@ -288,26 +289,17 @@ def purchase_page_ids(
 ) -> tuple[list[int], int]:
     """Ids of one page of matching purchases in display order (ties: oldest id first), and the total."""
     keys = PURCHASE_ORDER[sort]
-    stmt = select(EP.transaction_id)
-    count = select(func.count()).select_from(EP)
-    if _needs_issuer(f) or sort == "ticker":
-        stmt = stmt.join(Issuer, Issuer.cik == EP.issuer_cik)
-    if _needs_issuer(f):
-        count = count.join(Issuer, Issuer.cik == EP.issuer_cik)
+    stmt = _matching(select(EP.transaction_id), f, join_issuer=sort == "ticker")
     if sort == "delta_own":
         stmt = stmt.join(InsiderTransaction, InsiderTransaction.id == EP.transaction_id)
-    conditions = _conditions(f)
     order = [k.desc().nulls_last() if descending else k.asc().nulls_first() for k in keys]
-    stmt = stmt.where(*conditions).order_by(*order, EP.transaction_id.asc()).offset(offset).limit(limit)
-    total = session.execute(count.where(*conditions)).scalar_one()
+    stmt = stmt.order_by(*order, EP.transaction_id.asc()).offset(offset).limit(limit)
+    total = session.execute(_matching(select(func.count()).select_from(EP), f)).scalar_one()
     return list(session.scalars(stmt)), int(total)
 
 
 def purchase_ids(session: Session, f: RowFilter) -> list[int]:
-    stmt = select(EP.transaction_id)
-    if _needs_issuer(f):
-        stmt = stmt.join(Issuer, Issuer.cik == EP.issuer_cik)
-    return list(session.scalars(stmt.where(*_conditions(f))))
+    return list(session.scalars(_matching(select(EP.transaction_id), f)))
 
 
 def issuers_with_accessions(
