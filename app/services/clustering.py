@@ -45,25 +45,13 @@ def purchase_records(
     rows = clusters_repo.purchase_owner_rows(
         session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
     )
-    owners: dict[int, set[str]] = defaultdict(set)
+    # One row per (purchase, owner CIK): each row carries its owner_cik as an owner row would.
+    owners: dict[str, list[Any]] = defaultdict(list)
     first: dict[int, Any] = {}
     for r in rows:
-        owners[r.transaction_id].add(r.owner_cik)
+        owners[r.accession].append(r)
         first.setdefault(r.transaction_id, r)
-    return [
-        PurchaseRecord(
-            transaction_id=r.transaction_id,
-            issuer_cik=r.issuer_cik,
-            accession=r.accession,
-            owner_ciks=frozenset(owners[r.transaction_id]),
-            trade_date=r.trade_date,
-            known_at=r.known_at,
-            shares=r.shares,
-            price=r.value / r.shares,
-            value=r.value,
-        )
-        for r in first.values()
-    ]
+    return _records(list(first.values()), owners)
 
 
 def _records(rows: Sequence[PurchaseRow], owners: dict[str, list[OwnerRow]]) -> list[PurchaseRecord]:
