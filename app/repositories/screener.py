@@ -104,11 +104,9 @@ def _matching(stmt: Select[*Ts], f: RowFilter, *, join_issuer: bool = False) -> 
     return stmt.where(*_conditions(f))
 
 
-def issuer_totals(
-    session: Session, f: RowFilter, *, ten_percent_bit: int, management_mask: int
-) -> list[IssuerTotals]:
-    """Every issuer with a purchase matching `f`, aggregated in two steps: per (issuer, buyer), then
-    per issuer — so distinct buyers and "all buyers are 10% owners" need no COUNT(DISTINCT)."""
+def _per_issuer(session: Session, f: RowFilter, *, ten_percent_bit: int, management_mask: int) -> Any:
+    """Subquery of the issuers with a purchase matching `f`, aggregated in two steps: per (issuer, buyer),
+    then per issuer — so distinct buyers and "all buyers are 10% owners" need no COUNT(DISTINCT)."""
     counted_value = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.value), Money)
     counted_shares = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.shares), Shares)
     has_ten = func.max(case((EP.roles.op("&")(ten_percent_bit) != 0, 1), else_=0))
@@ -129,35 +127,33 @@ def issuer_totals(
     if session.get_bind().dialect.name == "postgresql":
         # Long windows group ~10^5 rows by (issuer, buyer): sort in memory, not in temp files.
         session.execute(text("SET LOCAL work_mem = '32MB'"))
-    stmt = (
+    return (
         select(
             b.c.issuer_cik,
-            func.sum(b.c.n_purchases),
-            func.count(),
-            type_coerce(func.sum(b.c.value), Money),
-            type_coerce(func.sum(b.c.shares), Shares),
-            func.min(b.c.first_trade),
-            func.max(b.c.last_trade),
-            func.max(b.c.latest),
-            func.max(b.c.cluster_id),
-            func.min(b.c.ten_only),
+            func.sum(b.c.n_purchases).label("n_purchases"),
+            func.count().label("n_buyers"),
+            type_coerce(func.sum(b.c.value), Money).label("value"),
+            type_coerce(func.sum(b.c.shares), Shares).label("shares"),
+            func.min(b.c.first_trade).label("first_trade"),
+            func.max(b.c.last_trade).label("last_trade"),
+            func.max(b.c.latest).label("latest"),
+            func.max(b.c.cluster_id).label("cluster_id"),
+            func.min(b.c.ten_only).label("ten_only"),
         )
         .group_by(b.c.issuer_cik)
         .subquery("per_issuer")
     )
-    rows = session.execute(
-        select(stmt, Issuer.ticker, Issuer.name, Issuer.sector).outerjoin(
-            Issuer, Issuer.cik == stmt.c.issuer_cik
-        )
-    )
+
+
+def _issuer_totals(rows: Any) -> list[IssuerTotals]:
     out = []
-    for cik, n_purchases, n_buyers, value, shares, first, last, latest, cluster_id, ten_only, *issuer in rows:
+    for cik, n_purchases, n_buyers, value, shares, first, last, latest, cluster_id, ten_only, *rest in rows:
         out.append(
             IssuerTotals(
                 issuer_cik=cik,
-                ticker=issuer[0],
-                company=issuer[1],
-                sector=issuer[2],
+                ticker=rest[0],
+                company=rest[1],
+                sector=rest[2],
                 n_purchases=int(n_purchases),
                 n_buyers=int(n_buyers),
                 total_value=value,
@@ -170,6 +166,85 @@ def issuer_totals(
             )
         )
     return out
+
+
+def issuer_totals(
+    session: Session, f: RowFilter, *, ten_percent_bit: int, management_mask: int
+) -> list[IssuerTotals]:
+    """Every issuer with a purchase matching `f`, aggregated (see _per_issuer)."""
+    t = _per_issuer(session, f, ten_percent_bit=ten_percent_bit, management_mask=management_mask)
+    rows = session.execute(
+        select(t, Issuer.ticker, Issuer.name, Issuer.sector).outerjoin(Issuer, Issuer.cik == t.c.issuer_cik)
+    )
+    return _issuer_totals(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyFilter:
+    """Conditions on an issuer's totals (the screener's company-level filters)."""
+
+    min_value: Decimal = Decimal(0)
+    default_cluster_only: bool = False  # a default-rule cluster among the purchases
+    exclude_ten_percent_only: bool = False
+
+
+# Sort keys of the screener that the totals alone decide, as columns of _per_issuer; ties go to the
+# lowest issuer CIK whichever the direction (what a stable sort after sorting by CIK gives).
+TOTALS_ORDER: dict[str, tuple[str, ...]] = {
+    "value": ("value",),
+    "latest": ("latest",),
+    "buyers": ("n_buyers", "value"),
+    "shares": ("shares",),
+    "first_trade": ("first_trade",),
+    "last_trade": ("last_trade",),
+}
+
+
+def issuer_totals_page(
+    session: Session,
+    f: RowFilter,
+    cf: CompanyFilter,
+    *,
+    ten_percent_bit: int,
+    management_mask: int,
+    sort: str,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> tuple[list[IssuerTotals], int, Decimal]:
+    """One page of the issuers `f` and `cf` select, sorted in SQL by a TOTALS_ORDER key; with the number
+    of such issuers and their summed value (so only the page's rows leave the database)."""
+    t = _per_issuer(session, f, ten_percent_bit=ten_percent_bit, management_mask=management_mask)
+    kept: list[ColumnElement[bool]] = [t.c.value >= cf.min_value]
+    if cf.default_cluster_only:
+        kept.append(t.c.cluster_id.is_not(None))
+    if cf.exclude_ten_percent_only:
+        kept.append(t.c.ten_only == 0)
+    keys = [t.c[name] for name in TOTALS_ORDER[sort]]
+    order = [k.desc() if descending else k.asc() for k in keys]
+    stmt = (
+        select(
+            t,
+            Issuer.ticker,
+            Issuer.name,
+            Issuer.sector,
+            func.count().over().label("n_kept"),
+            type_coerce(func.sum(t.c.value).over(), Money).label("value_kept"),
+        )
+        .outerjoin(Issuer, Issuer.cik == t.c.issuer_cik)
+        .where(*kept)
+        .order_by(*order, t.c.issuer_cik.asc())
+        .offset(offset)
+        .limit(limit)
+    )
+    rows = session.execute(stmt).all()
+    if rows:
+        return _issuer_totals(r[:-2] for r in rows), int(rows[0][-2]), rows[0][-1]
+    # A page past the end still reports how many issuers there are.
+    n, value = session.execute(
+        select(func.count(), type_coerce(func.sum(t.c.value), Money)).where(*kept)
+    ).one()
+    return [], int(n), value if value is not None else Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,16 +153,40 @@ def build_screener_page(
     now = now or datetime.now(UTC)
     window = window_of(filters, now)
     rf = _row_filter(filters, window)
-    totals = screener_repo.issuer_totals(
-        session, rf, ten_percent_bit=TEN_PERCENT_BIT, management_mask=MANAGEMENT_MASK
-    )
     default_rule = (filters.n, filters.w) == (DEFAULT_N, DEFAULT_W)
+    start, end = (filters.page - 1) * filters.page_size, filters.page * filters.page_size
+    reverse = filters.order is Order.desc
+    # Compared as the member: mypy takes `.value` for the member named `value`.
+    sort_in_sql = filters.sort.value in screener_repo.TOTALS_ORDER
 
     def rule_met_by(companies: list[IssuerTotals]) -> set[str]:
         if default_rule:
             return {t.issuer_cik for t in companies if t.cluster_id}
         return set(_rule_members(session, filters, rf, companies).values())
 
+    if sort_in_sql and (default_rule or not filters.clusters_only):
+        # Sorted, filtered, counted and paged in SQL: only the page's companies are loaded at all.
+        page_totals, total_rows, total_value = screener_repo.issuer_totals_page(
+            session,
+            rf,
+            screener_repo.CompanyFilter(
+                min_value=filters.min_value,
+                default_cluster_only=filters.clusters_only,
+                exclude_ten_percent_only=filters.exclude_ten_percent_only,
+            ),
+            ten_percent_bit=TEN_PERCENT_BIT,
+            management_mask=MANAGEMENT_MASK,
+            sort=filters.sort.value,
+            descending=reverse,
+            offset=start,
+            limit=filters.page_size,
+        )
+        shown = _company_rows(session, rf, page_totals, rule_met_by(page_totals))
+        return _screener_page(session, filters, window, shown, total_rows, total_value)
+
+    totals = screener_repo.issuer_totals(
+        session, rf, ten_percent_bit=TEN_PERCENT_BIT, management_mask=MANAGEMENT_MASK
+    )
     # Another rule is computed on request: over every company only when it filters them, otherwise just
     # for the badges of the rows shown.
     in_rule = rule_met_by(totals) if default_rule or filters.clusters_only else set()
@@ -173,9 +197,6 @@ def build_screener_page(
         and (not filters.clusters_only or t.issuer_cik in in_rule)
         and not (filters.exclude_ten_percent_only and t.ten_percent_only)
     ]
-    start, end = (filters.page - 1) * filters.page_size, filters.page * filters.page_size
-    reverse = filters.order is Order.desc
-    # Compared as the member: mypy takes `.value` for the member named `value`.
     if filters.sort == ScreenerSort.delta_own:
         # The median ΔOwn needs every buyer of every company: build all rows, then sort.
         if not (default_rule or filters.clusters_only):
@@ -191,14 +212,27 @@ def build_screener_page(
         if not (default_rule or filters.clusters_only):
             in_rule = rule_met_by(kept[start:end])
         shown = _company_rows(session, rf, kept[start:end], in_rule)
+    return _screener_page(
+        session, filters, window, shown, len(kept), sum((t.total_value for t in kept), Decimal(0))
+    )
+
+
+def _screener_page(
+    session: Session,
+    filters: ScreenerFilters,
+    window: Window,
+    rows: list[ScreenerRow],
+    total_rows: int,
+    total_value: Decimal,
+) -> ScreenerPage:
     return ScreenerPage(
         filters=filters,
         window=window,
-        rows=shown,
-        total_rows=len(kept),
+        rows=rows,
+        total_rows=total_rows,
         page=filters.page,
-        pages=max(1, math.ceil(len(kept) / filters.page_size)),
-        total_value=sum((t.total_value for t in kept), Decimal(0)),
+        pages=max(1, math.ceil(total_rows / filters.page_size)),
+        total_value=total_value,
         sectors=screener_repo.sectors(session),
     )
 

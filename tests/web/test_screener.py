@@ -6,6 +6,7 @@ import csv
 import io
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
@@ -168,6 +169,32 @@ class TestScreenerPage:
         rows = client.get(f"/api/screener?{WINDOW}&{query}").json()["rows"]
         assert len(rows) == 3  # not a filter: every company stays
         assert {r["ticker"] for r in rows if r["meets_rule"]} == met
+
+    @pytest.mark.parametrize("order", ["asc", "desc"])
+    @pytest.mark.parametrize(
+        ("sort", "key"),
+        [
+            pytest.param("value", lambda r: Decimal(r["total_value"]), id="value"),
+            pytest.param("latest", lambda r: r["latest_known_at"], id="latest"),
+            pytest.param("buyers", lambda r: (r["n_buyers"], Decimal(r["total_value"])), id="buyers"),
+            pytest.param("shares", lambda r: Decimal(r["total_shares"]), id="shares"),
+            pytest.param("first_trade", lambda r: r["first_trade_date"], id="first-trade"),
+            pytest.param("last_trade", lambda r: r["last_trade_date"], id="last-trade"),
+        ],
+    )
+    def test_pages_sorted_in_sql_follow_the_sort_key(
+        self, client: TestClient, loaded: Engine, sort: str, key: Any, order: str
+    ) -> None:
+        url = f"/api/screener?{WINDOW}&sort={sort}&order={order}&page_size=1"
+        pages = [client.get(f"{url}&page={n}").json() for n in (1, 2, 3, 4)]
+        rows = [r for p in pages for r in p["rows"]]
+        expected = sorted(sorted(rows, key=lambda r: r["issuer_cik"]), key=key, reverse=order == "desc")
+        assert [r["ticker"] for r in rows] == [r["ticker"] for r in expected]
+        # A page past the end is empty but still counts every company.
+        assert pages[3]["rows"] == []
+        assert {(p["total_rows"], p["pages"], Decimal(p["total_value"])) for p in pages} == {
+            (3, 3, Decimal("536700"))
+        }
 
     def test_role_filter_counts_only_matching_buyers(self, client: TestClient, loaded: Engine) -> None:
         (row,) = _table(client.get(f"/?{WINDOW}&role=ceo_cfo").text, "screener")
