@@ -258,28 +258,21 @@ class BuyerGroup:
     n_purchases: int
     value: Decimal  # chain copies of a block counted once
     shares: Decimal
+    has_first: bool  # holds the buyer's first purchase in the window (trade date, then filing order)
+    before: Decimal | None  # when it does: the shares the buyer held before that purchase
 
 
 def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
-    """Per (issuer, buyer, roles, flags): counts and totals, for the rows a page shows."""
-    stmt: Select[*tuple[Any, ...]] = select(
+    """Per (issuer, buyer, roles, flags): counts and totals, and the holding before the buyer's first
+    purchase, for the rows a page shows (one scan of the window)."""
+    ranked: Select[*tuple[Any, ...]] = select(
         EP.issuer_cik,
         EP.buyer_key,
         EP.roles,
         EP.flags,
-        func.count(),
-        type_coerce(func.sum(case((EP.is_block_copy, literal(0)), else_=EP.value)), Money),
-        type_coerce(func.sum(case((EP.is_block_copy, literal(0)), else_=EP.shares)), Shares),
-    )
-    stmt = _matching(stmt, f).group_by(EP.issuer_cik, EP.buyer_key, EP.roles, EP.flags)
-    return [BuyerGroup(*row) for row in session.execute(stmt)]
-
-
-def first_holdings(session: Session, f: RowFilter) -> dict[tuple[str, str], Decimal | None]:
-    """Shares each buyer held before its first purchase in the window (trade date, then filing order)."""
-    ranked: Select[*tuple[Any, ...]] = select(
-        EP.issuer_cik,
-        EP.buyer_key,
+        EP.is_block_copy,
+        EP.value,
+        EP.shares,
         EP.shares_owned_before,
         func.row_number()
         .over(
@@ -289,20 +282,41 @@ def first_holdings(session: Session, f: RowFilter) -> dict[tuple[str, str], Deci
         .label("rank"),
     )
     r = _matching(ranked, f).subquery("ranked")
-    stmt = select(r.c.issuer_cik, r.c.buyer_key, r.c.shares_owned_before).where(r.c.rank == 1)
-    return {(cik, buyer): before for cik, buyer, before in session.execute(stmt)}
+    first = r.c.rank == 1
+    stmt = select(
+        r.c.issuer_cik,
+        r.c.buyer_key,
+        r.c.roles,
+        r.c.flags,
+        func.count(),
+        type_coerce(func.sum(case((r.c.is_block_copy, literal(0)), else_=r.c.value)), Money),
+        type_coerce(func.sum(case((r.c.is_block_copy, literal(0)), else_=r.c.shares)), Shares),
+        func.max(case((first, 1), else_=0)),
+        type_coerce(func.max(case((first, r.c.shares_owned_before), else_=None)), Shares),
+    ).group_by(r.c.issuer_cik, r.c.buyer_key, r.c.roles, r.c.flags)
+    return [
+        BuyerGroup(cik, buyer, roles, flags, n, value, shares, bool(has_first), before)
+        for cik, buyer, roles, flags, n, value, shares, has_first, before in session.execute(stmt)
+    ]
 
 
 def buyer_names(session: Session, f: RowFilter) -> dict[tuple[str, str], list[str]]:
     """The names each buyer's filers gave (their CIK where none), first seen first."""
-    name = func.coalesce(FilingOwner.name_as_filed, FilingOwner.owner_cik)
-    stmt: Select[*tuple[Any, ...]] = select(EP.issuer_cik, EP.buyer_key, name).join(
-        FilingOwner, FilingOwner.accession == EP.accession
+    # One row per filing of a buyer first, so filing_owner is looked up once per filing, not per purchase.
+    per_filing: Select[*tuple[Any, ...]] = select(
+        EP.issuer_cik,
+        EP.buyer_key,
+        EP.accession,
+        func.min(EP.trade_date).label("trade_date"),
+        func.min(EP.known_at).label("known_at"),
     )
+    a = _matching(per_filing, f).group_by(EP.issuer_cik, EP.buyer_key, EP.accession).subquery("per_filing")
+    name = func.coalesce(FilingOwner.name_as_filed, FilingOwner.owner_cik)
     stmt = (
-        _matching(stmt, f)
-        .group_by(EP.issuer_cik, EP.buyer_key, name)
-        .order_by(func.min(EP.trade_date), func.min(EP.known_at), func.min(FilingOwner.position), name)
+        select(a.c.issuer_cik, a.c.buyer_key, name)
+        .join(FilingOwner, FilingOwner.accession == a.c.accession)
+        .group_by(a.c.issuer_cik, a.c.buyer_key, name)
+        .order_by(func.min(a.c.trade_date), func.min(a.c.known_at), func.min(FilingOwner.position), name)
     )
     out: dict[tuple[str, str], list[str]] = {}
     for cik, buyer, owner_name in session.execute(stmt):

@@ -278,11 +278,12 @@ def _company_rows(
     for start in range(0, len(ciks), 500):
         f = replace(rf, issuer_ciks=ciks[start : start + 500])
         groups.extend(screener_repo.buyer_groups(session, f))
-        befores.update(screener_repo.first_holdings(session, f))
         names.update(screener_repo.buyer_names(session, f))
     by_buyer: dict[tuple[str, str], list[screener_repo.BuyerGroup]] = defaultdict(list)
     for g in groups:
         by_buyer[(g.issuer_cik, g.buyer_key)].append(g)
+        if g.has_first:
+            befores[(g.issuer_cik, g.buyer_key)] = g.before
     buyers_of: dict[str, list[tuple[BuyerSummary, int]]] = defaultdict(list)
     for (cik, key), parts in by_buyer.items():
         buyers_of[cik].append(_buyer_summary(key, parts, befores.get((cik, key)), names.get((cik, key), [])))
