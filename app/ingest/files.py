@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,10 +19,13 @@ from app.ingest.store import store_filing
 from app.repositories import filings as filings_repo
 from app.schemas.form4 import Form4ParseError, ParsedForm4
 from app.services import clustering as clustering_service
+from app.services import ticker_history as ticker_history_service
 
 ACCESSION_IN_NAME = re.compile(r"(\d{10}-\d{2}-\d{6})")
 DOCUMENT_SUFFIXES = {".xml", ".txt"}
 LOCAL_ACCESSION_PREFIX = "local-"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -124,6 +128,23 @@ def refresh_clusters(engine: Engine, issuer_ciks: set[str]) -> None:
     if issuer_ciks:
         with session_scope(engine, write=True) as session:
             clustering_service.refresh_issuers(session, issuer_ciks)
+        refresh_dashboards(engine, issuer_ciks)
+
+
+def refresh_dashboards(engine: Engine, issuer_ciks: Iterable[str] | None = None) -> int:
+    """Rebuild the stored dashboard snapshots (of `issuer_ciks`, or all) that new data has outdated: those
+    of dashboards opened before. One transaction each: a long rebuild never holds a write lock for long."""
+    with session_scope(engine) as session:
+        stored = ticker_history_service.stored_issuers(session, issuer_ciks)
+    rebuilt = 0
+    for cik in stored:
+        try:
+            with session_scope(engine, write=True) as session:
+                rebuilt += ticker_history_service.refresh_stored(session, cik, now=datetime.now(UTC))
+        except (IntegrityError, OperationalError) as exc:
+            # The data is stored; a snapshot left outdated is rebuilt by the dashboard's next view.
+            log.warning("dashboard snapshot of %s not refreshed: %s", cik, exc)
+    return rebuilt
 
 
 def _ingest_iter(paths: list[Path], *, engine: Engine, max_bytes: int) -> Iterator[tuple[Path, str, str]]:

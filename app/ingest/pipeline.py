@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.db import session_scope
 from app.errors import EdgarBlockedError, EdgarFetchError, EdgarNotFound
-from app.ingest.files import parse_guarded, store_with_retry
+from app.ingest.files import parse_guarded, refresh_dashboards, store_with_retry
 from app.ingest.sec_client import EdgarClient
 from app.repositories import filings as filings_repo
 from app.repositories import ops as ops_repo
@@ -183,7 +183,9 @@ def refresh_clusters_for(engine: Engine, issuer_ciks: Iterable[str]) -> int:
     for attempt in range(3):
         try:
             with session_scope(engine, write=True) as session:
-                return clustering_service.refresh_issuers(session, ciks)
+                count = clustering_service.refresh_issuers(session, ciks)
+            refresh_dashboards(engine, ciks)
+            return count
         except (IntegrityError, OperationalError):
             # Another process refreshed the same issuer at the same moment (e.g. a CLI backfill next
             # to the scheduler); a retry recomputes from what both committed.

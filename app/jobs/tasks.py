@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.db import session_scope
-from app.ingest import backfill, live, reference_sync
+from app.ingest import backfill, files, live, reference_sync
 from app.ingest.sec_client import EdgarClient
 
 
@@ -52,7 +52,9 @@ def refresh_prices(ctx: JobContext) -> dict[str, Any]:
 
     with session_scope(ctx.engine, write=True) as session:
         summary = price_refresh.refresh_for_scheduler(session)
-    return {"tickers": summary.counts(), "stopped": summary.stopped}
+    # New bars change every stored dashboard's series: rebuilt now rather than on each one's next view.
+    dashboards = files.refresh_dashboards(ctx.engine)
+    return {"tickers": summary.counts(), "stopped": summary.stopped, "dashboards_rebuilt": dashboards}
 
 
 def refresh_performance(ctx: JobContext) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """ORM models; importing this package registers every table on Base.metadata (Alembic needs that)."""
 
 from app.models.cluster import Cluster, ClusterAlias, ClusterMember
+from app.models.dashboard import DashboardSnapshot
 from app.models.filing import Filing, FilingDocument, Footnote, IngestError
 from app.models.insider import FilingOwner, ReportingOwner
 from app.models.issuer import Issuer
@@ -14,6 +15,7 @@ from app.models.transaction import Holding, InsiderTransaction
 __all__ = [
     "BackfillDay",
     "ClusterReturn",
+    "DashboardSnapshot",
     "EligiblePurchase",
     "IngestCheckpoint",
     "IssuerTicker",

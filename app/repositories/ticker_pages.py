@@ -177,8 +177,9 @@ def _columns(session: Session, stmt: Any) -> Sequence[Any]:
     return session.connection().execute(stmt).all()
 
 
-def issuer_trades(session: Session, issuer_cik: str) -> list[TradeRecord]:
-    """Live (not superseded) transaction rows of one issuer, both tables, with their filing's facts."""
+def issuer_trades(session: Session, issuer_cik: str, *, since: date | None = None) -> list[TradeRecord]:
+    """Live (not superseded) transaction rows of one issuer, both tables, with their filing's facts
+    (only those traded on or after `since` when given)."""
     stmt = (
         select(*TRADE_COLUMNS)
         .join(Filing, Filing.accession == InsiderTransaction.accession)
@@ -191,6 +192,8 @@ def issuer_trades(session: Session, issuer_cik: str) -> list[TradeRecord]:
             InsiderTransaction.doc_index,
         )
     )
+    if since is not None:
+        stmt = stmt.where(InsiderTransaction.transaction_date >= since)
     return list(map(TradeRecord._make, _columns(session, stmt)))
 
 
@@ -207,10 +210,8 @@ class OwnerOnFiling(NamedTuple):
     other_text: str | None
 
 
-def issuer_owners(session: Session, issuer_cik: str) -> dict[str, list[OwnerOnFiling]]:
-    """Reporting owners of each of the issuer's filings (with the relationship declared on it)."""
-    # One query by issuer (ix_filing_issuer_known_at) rather than IN lists of thousands of accessions.
-    stmt = (
+def _owner_select() -> Any:
+    return (
         select(
             FilingOwner.accession,
             FilingOwner.owner_cik,
@@ -223,13 +224,29 @@ def issuer_owners(session: Session, issuer_cik: str) -> dict[str, list[OwnerOnFi
             FilingOwner.is_other,
             FilingOwner.other_text,
         )
-        .join(Filing, Filing.accession == FilingOwner.accession)
         .join(ReportingOwner, ReportingOwner.cik == FilingOwner.owner_cik)
-        .where(Filing.issuer_cik == issuer_cik)
         .order_by(FilingOwner.accession, FilingOwner.position)
     )
+
+
+def issuer_owners(session: Session, issuer_cik: str) -> dict[str, list[OwnerOnFiling]]:
+    """Reporting owners of each of the issuer's filings (with the relationship declared on it)."""
+    # One query by issuer (ix_filing_issuer_known_at) rather than IN lists of thousands of accessions.
+    stmt = _owner_select().join(Filing, Filing.accession == FilingOwner.accession)
+    return _owners_by_filing(_columns(session, stmt.where(Filing.issuer_cik == issuer_cik)))
+
+
+def filing_owners(session: Session, accessions: Iterable[str]) -> dict[str, list[OwnerOnFiling]]:
+    """Reporting owners of the given filings (a dashboard period's: tens to hundreds)."""
+    rows: list[Any] = []
+    for chunk in _chunks(sorted(set(accessions))):  # ordered chunks, each ordered: the whole is ordered
+        rows += _columns(session, _owner_select().where(FilingOwner.accession.in_(chunk)))
+    return _owners_by_filing(rows)
+
+
+def _owners_by_filing(rows: Iterable[Any]) -> dict[str, list[OwnerOnFiling]]:
     out: dict[str, list[OwnerOnFiling]] = defaultdict(list)
-    for row in _columns(session, stmt):
+    for row in rows:
         out[row[0]].append(OwnerOnFiling._make(row))
     return out
 

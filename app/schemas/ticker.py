@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
 from markupsafe import Markup
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 from typing_extensions import TypedDict
 
 from app.schemas.clusters import ReturnRow
@@ -264,12 +265,12 @@ class Signals(BaseModel):
 # --- the dashboard --------------------------------------------------------------------------------------
 
 
-class TickerPage(BaseModel):
+class TickerPageBody(BaseModel):
+    """The dashboard without its chart data (the price series and the markers)."""
+
     header: TickerHeader
     period: Period
     period_start: date | None
-    series: PriceSeries | None
-    markers: ChartMarkers
     purchases: list[TradeRow]
     sales: list[TradeRow]
     totals: TradeTotals
@@ -278,26 +279,82 @@ class TickerPage(BaseModel):
     signals: Signals
     notes: list[str]
 
+
+class TickerPage(TickerPageBody):
+    """`/api/ticker/{symbol}`: the dashboard with the whole split-adjusted series and every marker."""
+
+    series: PriceSeries | None
+    markers: ChartMarkers
+
+
+class IssuerHistory(BaseModel):
+    """What the dashboard reads from an issuer's whole history, whatever the day and the period: stored
+    in dashboard_snapshot with the chart's series and trade markers."""
+
+    has_prices: bool
+    last_close: Decimal | None
+    last_close_date: date | None
+    change: Decimal | None
+    change_pct: float | None
+    latest_trade_date: date | None
+    roster: list[RosterRow]
+    sell_clusters: list[SellClusterSignal]
+    large_sales: list[LargeSaleSignal]
+    weakness_hits: list[WeaknessHit] = Field(description="Newest first.")
+    net_buying_latest: NetBuying | None = Field(description="The 90 days to the latest discretionary trade.")
+
+
+@dataclass(frozen=True, slots=True)
+class TickerView:
+    """A built dashboard: the page's models, the news, and the chart's stored JSON texts as served.
+
+    The series and trade markers of a busy ticker are a megabyte of JSON that only changes with its data:
+    they are kept as text (escaped for a <script> data island, which is still the same JSON) and spliced
+    into the API document and the page instead of being parsed and serialized again on every request."""
+
+    page: TickerPageBody
+    news: list[NewsMarker]
+    series_json: str  # a PriceSeries, or null
+    trades_json: str  # a list of TradeMarker
+    codes_json: str
+
+    @property
+    def has_series(self) -> bool:
+        return self.series_json != "null"
+
+    def markers_json(self) -> str:
+        news = html_safe_json(_NEWS.dump_json(self.news).decode())
+        # Compact, as pydantic writes it.
+        return f'{{"trades":{self.trades_json},"news":{news},"codes":{self.codes_json}}}'
+
+    def api_json(self) -> str:
+        """The TickerPage document."""
+        body = self.page.model_dump_json()
+        return f'{body[:-1]}, "series": {self.series_json}, "markers": {self.markers_json()}}}'
+
+    def chart_json(self) -> Markup:
+        """What the chart script reads (ticker, period, series, markers), safe inside a <script> tag."""
+        header = self.page.header
+        head = html_safe_json(
+            json.dumps({"ticker": header.ticker or header.issuer_cik, "period": self.page.period.value})
+        )
+        return Markup(f'{head[:-1]}, "series": {self.series_json}, "markers": {self.markers_json()}}}')
+
     def chart_data(self) -> dict[str, Any]:
-        """Return what the chart script needs (ticker, period, series, markers) as JSON-ready values."""
+        """chart_json as Python values."""
         data: dict[str, Any] = json.loads(self.chart_json())
         return data
 
-    def chart_json(self) -> Markup:
-        """Return chart_data as JSON that is safe inside a <script type="application/json"> tag."""
-        # pydantic's serializer is several times faster than model_dump + json.dumps on a 20-year
-        # series; the escapes are the ones Jinja's |tojson applies (<, >, &, ').
-        head = json.dumps(
-            {"ticker": self.header.ticker or self.header.issuer_cik, "period": self.period.value}
-        )
-        series = self.series.model_dump_json() if self.series else "null"
-        text = f'{head[:-1]}, "series": {series}, "markers": {self.markers.model_dump_json()}}}'
-        for raw, escaped in _HTML_SAFE:
-            text = text.replace(raw, escaped)
-        return Markup(text)
+
+def html_safe_json(text: str) -> str:
+    """JSON text with <, >, & and ' escaped as Jinja's |tojson does: safe in a <script> data island."""
+    for raw, escaped in _HTML_SAFE:
+        text = text.replace(raw, escaped)
+    return text
 
 
 _HTML_SAFE = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"))
+_NEWS = TypeAdapter(list[NewsMarker])
 
 
 # --- insider page ---------------------------------------------------------------------------------------

@@ -322,7 +322,12 @@ def buying_into_weakness(
     return out
 
 
-def weakness_status(hits: Sequence[WeaknessBuy], today: date, *, has_prices: bool) -> str:
+class _Dated(Protocol):
+    @property
+    def trade_date(self) -> date: ...
+
+
+def weakness_status(hits: Sequence[_Dated], today: date, *, has_prices: bool) -> str:
     """active (a weakness buy in the last three months), past, none, or no_prices."""
     if not has_prices:
         return "no_prices"

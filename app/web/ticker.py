@@ -46,7 +46,7 @@ def search(request: Request, session: SessionDep, q: Annotated[str, Query(max_le
 
 @router.get("/ticker/{symbol}/trades.csv")
 def ticker_csv(session: SessionDep, symbol: str, period: PeriodQuery = Period.y1) -> Response:
-    page = ticker_page_service.build_ticker_page(session, symbol, period)
+    page = ticker_page_service.build_ticker_page(session, symbol, period).page
     name = page.header.ticker or page.header.issuer_cik
     return _csv(
         f"{name}-trades-{period.value}.csv", export_service.to_csv(ticker_page_service.csv_rows_ticker(page))
@@ -57,8 +57,8 @@ def ticker_csv(session: SessionDep, symbol: str, period: PeriodQuery = Period.y1
 def ticker(
     request: Request, session: SessionDep, symbol: str, period: PeriodQuery = Period.y1
 ) -> HTMLResponse:
-    page = ticker_page_service.build_ticker_page(session, symbol, period)
-    return templates.TemplateResponse(request, "ticker.html", {"page": page})
+    view = ticker_page_service.build_ticker_page(session, symbol, period)
+    return templates.TemplateResponse(request, "ticker.html", {"page": view.page, "view": view})
 
 
 @router.get("/insider/{cik}/trades.csv")

@@ -26,9 +26,10 @@ def ticker(
     trade and 8-K markers, purchases and sales of the period with totals, the insider roster and the
     signals (clusters, sell clusters, large sales, buying into weakness, 90-day net buying). An unknown
     ticker is a 404 whose `suggestions` lists close matches."""
-    page = ticker_page_service.build_ticker_page(session, symbol, period)
-    # Serialized by pydantic directly: re-validating a 20-year series would double the server time.
-    return Response(page.model_dump_json(), media_type="application/json")
+    view = ticker_page_service.build_ticker_page(session, symbol, period)
+    # The stored chart JSON is spliced in as it is: parsing and re-serializing it would cost more than
+    # building the rest of the page.
+    return Response(view.api_json(), media_type="application/json")
 
 
 @router.get("/insider/{cik}", response_model=InsiderPage)

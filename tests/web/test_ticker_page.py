@@ -462,7 +462,8 @@ class TestTables:
 
     def test_period_limits_the_tables(self, engine: Engine, client: TestClient) -> None:
         with session_scope(engine) as s:
-            page = ticker_page_service.build_ticker_page(s, "AAPL", Period.y1, today=date(2021, 6, 1))
+            view = ticker_page_service.build_ticker_page(s, "AAPL", Period.y1, today=date(2021, 6, 1))
+        page = view.page
         assert page.period_start == date(2020, 6, 1)
         assert [r.trade_date for r in page.purchases] == []
         assert {r.trade_date for r in page.sales} == {
@@ -472,7 +473,7 @@ class TestTables:
             date(2021, 5, 12),
         }
         # The chart keeps everything.
-        assert len(page.markers.trades) == 14
+        assert len(view.chart_data()["markers"]["trades"]) == 14
 
     def test_default_period_today_is_one_year(self, client: TestClient) -> None:
         soup = _soup(client.get("/ticker/AAPL"))
@@ -553,7 +554,7 @@ class TestSignals:
 
     def test_weakness_badge_is_active_within_three_months(self, engine: Engine, client: TestClient) -> None:
         with session_scope(engine) as s:
-            page = ticker_page_service.build_ticker_page(s, "AAPL", today=date(2019, 2, 15))
+            page = ticker_page_service.build_ticker_page(s, "AAPL", today=date(2019, 2, 15)).page
         assert page.signals.weakness.status == "active"
 
     def test_net_buying(self, engine: Engine, client: TestClient, aapl: dict) -> None:
@@ -563,7 +564,7 @@ class TestSignals:
         assert Decimal(latest["sold"]) == Decimal("599376")  # Eve, Frank, Grace; not Heidi's plan sale
         assert (latest["n_purchases"], latest["n_sales"]) == (0, 4)
         with session_scope(engine) as s:
-            page = ticker_page_service.build_ticker_page(s, "AAPL", today=date(2020, 3, 31))
+            page = ticker_page_service.build_ticker_page(s, "AAPL", today=date(2020, 3, 31)).page
         net = page.signals.net_buying
         assert (net.bought, net.sold, net.net) == (Decimal("179496"), Decimal("92598"), Decimal("86898"))
         assert page.signals.net_buying_latest is None
