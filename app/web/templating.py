@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from app.config import PROJECT_ROOT
 
@@ -91,5 +93,24 @@ def delta_own(value: float | None, new: bool = False) -> str:
     return f"+{value * 100:,.0f}%" if value >= 0.01 else f"+{value * 100:.1f}%"
 
 
-templates.env.filters.update(delta_own=delta_own)
+def _badges(kind: str, labels: dict[str, tuple[str, str]], keys: Iterable[str]) -> Markup:
+    out = []
+    for key in keys:
+        short, title = labels.get(key, (key, key))
+        k = escape(key)
+        out.append(f'<span class="badge {kind} {kind}-{k}" title="{escape(title)}">{escape(short)}</span>')
+    return Markup("".join(out))
+
+
+def role_badges(roles: Iterable[str]) -> Markup:
+    """A badge per role (a filter, not a macro: a long table calls it on every row)."""
+    return _badges("role", ROLE_LABELS, roles)
+
+
+def flag_badges(flags: Iterable[str]) -> Markup:
+    """A badge per flag, as role_badges."""
+    return _badges("flag", FLAG_LABELS, flags)
+
+
+templates.env.filters.update(delta_own=delta_own, role_badges=role_badges, flag_badges=flag_badges)
 templates.env.globals.update(ROLE_LABELS=ROLE_LABELS, FLAG_LABELS=FLAG_LABELS)
