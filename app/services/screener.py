@@ -243,7 +243,9 @@ def _avg_price(value: Decimal, shares: Decimal) -> Decimal:
 
 def _summary_row(t: IssuerTotals, in_rule: set[str]) -> ScreenerRow:
     """A row from the issuer's totals alone (enough to sort by anything but ΔOwn)."""
-    return ScreenerRow(
+    # Built unvalidated (model_construct), as the buyers below: every value already has its field's type,
+    # and validating a page of rows and their buyers cost more than the SQL behind them.
+    return ScreenerRow.model_construct(
         issuer_cik=t.issuer_cik,
         ticker=t.ticker,
         company=t.company,
@@ -327,7 +329,7 @@ def _buyer_summary(
         flag_bits |= g.flags
     # ΔOwn over the window: all shares this buyer bought ÷ what it held before its first purchase.
     ratio, new = delta_own(shares, before)
-    summary = BuyerSummary(
+    summary = BuyerSummary.model_construct(
         key=key,
         name=" / ".join(names) or key,
         roles=list(roles_of_bits(role_bits)),
