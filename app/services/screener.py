@@ -128,7 +128,7 @@ def delta_own(shares: Decimal, before: Decimal | None) -> tuple[float | None, bo
 
 # --- screener (one row per company) ---------------------------------------------------------------------
 
-# Sort keys read attributes ScreenerRow and the SQL totals (IssuerTotals) share; ΔOwn only rows have.
+# Sort keys on the SQL totals (IssuerTotals); ΔOwn is the median of the buyers' (_median_delta_own).
 SORT_KEYS: dict[str, Callable[[Any], Any]] = {
     "value": lambda r: r.total_value,
     "latest": lambda r: r.latest_known_at,
@@ -139,9 +139,6 @@ SORT_KEYS: dict[str, Callable[[Any], Any]] = {
     "avg_price": lambda r: _avg_price(r.total_value, r.total_shares),
     "first_trade": lambda r: r.first_trade_date,
     "last_trade": lambda r: r.last_trade_date,
-    "delta_own": lambda r: (
-        math.inf if r.delta_own_new else (r.delta_own_median if r.delta_own_median is not None else -math.inf)
-    ),
 }
 
 
@@ -198,13 +195,15 @@ def build_screener_page(
         and not (filters.exclude_ten_percent_only and t.ten_percent_only)
     ]
     if filters.sort == ScreenerSort.delta_own:
-        # The median ΔOwn needs every buyer of every company: build all rows, then sort.
+        # The median ΔOwn needs every buyer of every company: their groups (shares and first holding) are
+        # loaded for all, but names and rows only for the page's companies.
         if not (default_rule or filters.clusters_only):
             in_rule = rule_met_by(kept)
-        rows = _company_rows(session, rf, kept, in_rule)
-        rows.sort(key=lambda r: r.issuer_cik)
-        rows.sort(key=SORT_KEYS["delta_own"], reverse=reverse)
-        shown = rows[start:end]
+        by_buyer = _groups_by_buyer(session, rf, [t.issuer_cik for t in kept])
+        medians = _median_delta_own(by_buyer)
+        kept.sort(key=lambda t: t.issuer_cik)
+        kept.sort(key=lambda t: medians.get(t.issuer_cik, -math.inf), reverse=reverse)
+        shown = _company_rows(session, rf, kept[start:end], in_rule, by_buyer)
     else:
         # Everything else sorts on the SQL totals; only the page's rows load their buyers.
         kept.sort(key=lambda t: t.issuer_cik)
@@ -268,27 +267,54 @@ def _summary_row(t: IssuerTotals, in_rule: set[str]) -> ScreenerRow:
     )
 
 
+def _groups_by_buyer(
+    session: Session, rf: screener_repo.RowFilter, ciks: list[str]
+) -> dict[tuple[str, str], list[screener_repo.BuyerGroup]]:
+    """The window's buyer groups of these issuers, by (issuer, buyer)."""
+    by_buyer: dict[tuple[str, str], list[screener_repo.BuyerGroup]] = defaultdict(list)
+    for start in range(0, len(ciks), 500):
+        for g in screener_repo.buyer_groups(session, replace(rf, issuer_ciks=ciks[start : start + 500])):
+            by_buyer[(g.issuer_cik, g.buyer_key)].append(g)
+    return by_buyer
+
+
+def _before(parts: list[screener_repo.BuyerGroup]) -> Decimal | None:
+    return next((g.before for g in parts if g.has_first), None)
+
+
+def _median_delta_own(by_buyer: dict[tuple[str, str], list[screener_repo.BuyerGroup]]) -> dict[str, float]:
+    """Each issuer's median buyer ΔOwn as its sort key (inf: a new position), as _company_row finds it."""
+    known: dict[str, list[float]] = defaultdict(list)
+    for (cik, _), parts in by_buyer.items():
+        ratio, new = delta_own(sum((g.shares for g in parts), Decimal(0)), _before(parts))
+        if new:
+            known[cik].append(math.inf)
+        elif ratio is not None:
+            known[cik].append(ratio)
+    return {cik: statistics.median(values) for cik, values in known.items()}
+
+
 def _company_rows(
-    session: Session, rf: screener_repo.RowFilter, totals: list[IssuerTotals], in_rule: set[str]
+    session: Session,
+    rf: screener_repo.RowFilter,
+    totals: list[IssuerTotals],
+    in_rule: set[str],
+    by_buyer: dict[tuple[str, str], list[screener_repo.BuyerGroup]] | None = None,
 ) -> list[ScreenerRow]:
     """Full rows (buyers with roles and ΔOwn, flags) for these issuers, in the order given; buyers are
-    grouped in SQL, so a row costs the same whether its buyers made two purchases or two thousand."""
-    groups: list[screener_repo.BuyerGroup] = []
-    befores: dict[tuple[str, str], Decimal | None] = {}
-    names: dict[tuple[str, str], list[str]] = {}
+    grouped in SQL, so a row costs the same whether its buyers made two purchases or two thousand.
+    `by_buyer` may hold the groups already loaded (for these issuers and maybe others)."""
     ciks = [t.issuer_cik for t in totals]
+    if by_buyer is None:
+        by_buyer = _groups_by_buyer(session, rf, ciks)
+    names: dict[tuple[str, str], list[str]] = {}
     for start in range(0, len(ciks), 500):
-        f = replace(rf, issuer_ciks=ciks[start : start + 500])
-        groups.extend(screener_repo.buyer_groups(session, f))
-        names.update(screener_repo.buyer_names(session, f))
-    by_buyer: dict[tuple[str, str], list[screener_repo.BuyerGroup]] = defaultdict(list)
-    for g in groups:
-        by_buyer[(g.issuer_cik, g.buyer_key)].append(g)
-        if g.has_first:
-            befores[(g.issuer_cik, g.buyer_key)] = g.before
+        names.update(screener_repo.buyer_names(session, replace(rf, issuer_ciks=ciks[start : start + 500])))
+    wanted = set(ciks)
     buyers_of: dict[str, list[tuple[BuyerSummary, int]]] = defaultdict(list)
     for (cik, key), parts in by_buyer.items():
-        buyers_of[cik].append(_buyer_summary(key, parts, befores.get((cik, key)), names.get((cik, key), [])))
+        if cik in wanted:
+            buyers_of[cik].append(_buyer_summary(key, parts, _before(parts), names.get((cik, key), [])))
     return [_company_row(t, buyers_of[t.issuer_cik], in_rule) for t in totals]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,19 @@ class TestScreenerPage:
         assert {(p["total_rows"], p["pages"], Decimal(p["total_value"])) for p in pages} == {
             (3, 3, Decimal("536700"))
         }
+
+    @pytest.mark.parametrize("order", ["asc", "desc"])
+    def test_delta_own_sort_follows_the_median(self, client: TestClient, loaded: Engine, order: str) -> None:
+        def key(r: dict[str, Any]) -> float:
+            if r["delta_own_new"]:
+                return math.inf
+            return -math.inf if r["delta_own_median"] is None else r["delta_own_median"]
+
+        url = f"/api/screener?{WINDOW}&sort=delta_own&order={order}&page_size=1"
+        rows = [r for n in (1, 2, 3) for r in client.get(f"{url}&page={n}").json()["rows"]]
+        expected = sorted(sorted(rows, key=lambda r: r["issuer_cik"]), key=key, reverse=order == "desc")
+        assert len(rows) == 3
+        assert [r["ticker"] for r in rows] == [r["ticker"] for r in expected]
 
     def test_role_filter_counts_only_matching_buyers(self, client: TestClient, loaded: Engine) -> None:
         (row,) = _table(client.get(f"/?{WINDOW}&role=ceo_cfo").text, "screener")
