@@ -45,11 +45,14 @@ def purchase_records(
     rows = clusters_repo.purchase_owner_rows(
         session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
     )
-    # One row per (purchase, owner CIK): each row carries its owner_cik as an owner row would.
+    # One row per (purchase, owner CIK): each row carries its owner_cik as an owner row would. A filing's
+    # owners are taken from the rows of one of its purchases (every purchase repeats them all).
     owners: dict[str, list[Any]] = defaultdict(list)
     first: dict[int, Any] = {}
+    owners_from: dict[str, int] = {}
     for r in rows:
-        owners[r.accession].append(r)
+        if owners_from.setdefault(r.accession, r.transaction_id) == r.transaction_id:
+            owners[r.accession].append(r)
         first.setdefault(r.transaction_id, r)
     return _records(list(first.values()), owners)
 
