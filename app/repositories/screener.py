@@ -105,42 +105,52 @@ def _matching(stmt: Select[*Ts], f: RowFilter, *, join_issuer: bool = False) -> 
 
 
 def _per_issuer(session: Session, f: RowFilter, *, ten_percent_bit: int, management_mask: int) -> Any:
-    """Subquery of the issuers with a purchase matching `f`, aggregated in two steps: per (issuer, buyer),
-    then per issuer — so distinct buyers and "all buyers are 10% owners" need no COUNT(DISTINCT)."""
+    """Subquery of the issuers with a purchase matching `f`, with their totals. Sums, counts and dates are
+    aggregated per issuer directly; distinct buyers and "all buyers are 10% owners" per (issuer, buyer)
+    first, then per issuer (no COUNT(DISTINCT)). Two passes over the window's rows cost less than one that
+    carries the numeric sums through both levels."""
     counted_value = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.value), Money)
     counted_shares = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.shares), Shares)
-    has_ten = func.max(case((EP.roles.op("&")(ten_percent_bit) != 0, 1), else_=0))
-    has_management = func.max(case((EP.roles.op("&")(management_mask) != 0, 1), else_=0))
-    per_buyer: Select[*tuple[Any, ...]] = select(
+    sums: Select[*tuple[Any, ...]] = select(
         EP.issuer_cik.label("issuer_cik"),
         func.count().label("n_purchases"),
-        func.sum(counted_value).label("value"),
-        func.sum(counted_shares).label("shares"),
+        type_coerce(func.sum(counted_value), Money).label("value"),
+        type_coerce(func.sum(counted_shares), Shares).label("shares"),
         func.min(EP.trade_date).label("first_trade"),
         func.max(EP.trade_date).label("last_trade"),
         func.max(EP.known_at).label("latest"),
         func.max(EP.cluster_id).label("cluster_id"),
+    )
+    s = _matching(sums, f).group_by(EP.issuer_cik).subquery("sums")
+    has_ten = func.max(case((EP.roles.op("&")(ten_percent_bit) != 0, 1), else_=0))
+    has_management = func.max(case((EP.roles.op("&")(management_mask) != 0, 1), else_=0))
+    per_buyer: Select[*tuple[Any, ...]] = select(
+        EP.issuer_cik.label("issuer_cik"),
         case((and_(has_ten == 1, has_management == 0), 1), else_=0).label("ten_only"),
     )
-    per_buyer = _matching(per_buyer, f).group_by(EP.issuer_cik, EP.buyer_key)
-    b = per_buyer.subquery("per_buyer")
+    b = _matching(per_buyer, f).group_by(EP.issuer_cik, EP.buyer_key).subquery("per_buyer")
+    buyers = (
+        select(b.c.issuer_cik, func.count().label("n_buyers"), func.min(b.c.ten_only).label("ten_only"))
+        .group_by(b.c.issuer_cik)
+        .subquery("buyers")
+    )
     if session.get_bind().dialect.name == "postgresql":
         # Long windows group ~10^5 rows by (issuer, buyer): sort in memory, not in temp files.
         session.execute(text("SET LOCAL work_mem = '32MB'"))
     return (
         select(
-            b.c.issuer_cik,
-            func.sum(b.c.n_purchases).label("n_purchases"),
-            func.count().label("n_buyers"),
-            type_coerce(func.sum(b.c.value), Money).label("value"),
-            type_coerce(func.sum(b.c.shares), Shares).label("shares"),
-            func.min(b.c.first_trade).label("first_trade"),
-            func.max(b.c.last_trade).label("last_trade"),
-            func.max(b.c.latest).label("latest"),
-            func.max(b.c.cluster_id).label("cluster_id"),
-            func.min(b.c.ten_only).label("ten_only"),
+            s.c.issuer_cik,
+            s.c.n_purchases,
+            buyers.c.n_buyers,
+            s.c.value,
+            s.c.shares,
+            s.c.first_trade,
+            s.c.last_trade,
+            s.c.latest,
+            s.c.cluster_id,
+            buyers.c.ten_only,
         )
-        .group_by(b.c.issuer_cik)
+        .join(buyers, buyers.c.issuer_cik == s.c.issuer_cik)
         .subquery("per_issuer")
     )
 
