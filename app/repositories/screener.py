@@ -37,6 +37,17 @@ class RowFilter:
     default_cluster_only: bool = False
     issuer_ciks: Sequence[str] | None = None
 
+    def selects_by_window_and_issuer(self) -> bool:
+        """Whether every purchase of a matching issuer filed in the window matches (no per-row condition)."""
+        return not (
+            self.role_mask
+            or self.min_price is not None
+            or self.max_price is not None
+            or self.min_value is not None
+            or self.exclude_roles_exactly is not None
+            or self.default_cluster_only
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class IssuerTotals:

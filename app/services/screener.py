@@ -112,9 +112,17 @@ def _rule_members(
     if not candidates:
         return {}
     results = clusters_for_rule(session, n=f.n, w=f.w, issuer_ciks=candidates, trade_since=since)
-    members = {m.transaction_id: r.issuer_cik for r in results for m in r.members}
+    members = {m.transaction_id: (r.issuer_cik, m.known_at) for r in results for m in r.members}
+    if rf.selects_by_window_and_issuer():
+        # The replay read every purchase of these issuers traded since the look-back start, which is
+        # before any of their window's purchases: the window's members are those filed in it.
+        return {
+            i: cik
+            for i, (cik, known_at) in members.items()
+            if known_at >= rf.since and (rf.until is None or known_at < rf.until)
+        }
     window_ids = screener_repo.purchase_ids(session, replace(rf, issuer_ciks=candidates))
-    return {i: members[i] for i in window_ids if i in members}
+    return {i: members[i][0] for i in window_ids if i in members}
 
 
 def delta_own(shares: Decimal, before: Decimal | None) -> tuple[float | None, bool]:
