@@ -132,12 +132,13 @@ def refresh_clusters(engine: Engine, issuer_ciks: set[str]) -> None:
 
 
 def refresh_dashboards(engine: Engine, issuer_ciks: Iterable[str] | None = None) -> int:
-    """Rebuild the stored dashboard snapshots (of `issuer_ciks`, or all) that new data has outdated: those
-    of dashboards opened before. One transaction each: a long rebuild never holds a write lock for long."""
+    """Build the dashboard snapshots new data has outdated (ticker_history.issuers_to_refresh: dashboards
+    opened before, and the default screener's companies among `issuer_ciks`); return how many were built.
+    One transaction each: a long rebuild never holds a write lock for long."""
     with session_scope(engine) as session:
-        stored = ticker_history_service.stored_issuers(session, issuer_ciks)
+        targets = ticker_history_service.issuers_to_refresh(session, issuer_ciks, now=datetime.now(UTC))
     rebuilt = 0
-    for cik in stored:
+    for cik in targets:
         try:
             with session_scope(engine, write=True) as session:
                 rebuilt += ticker_history_service.refresh_stored(session, cik, now=datetime.now(UTC))

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import DashboardSnapshot, Filing, PriceBar, PriceSeriesState, StockSplit
+from app.models import DashboardSnapshot, Filing, InsiderTransaction, PriceBar, PriceSeriesState, StockSplit
 from app.repositories.clusters import _chunks
 from app.repositories.filings import _insert
 
@@ -60,6 +60,21 @@ def stored_issuers(session: Session, issuer_ciks: Sequence[str] | None = None) -
     for chunk in _chunks(issuer_ciks):
         found += session.scalars(stmt.where(DashboardSnapshot.issuer_cik.in_(chunk)))
     return found
+
+
+def issuers_with_purchases_known_since(
+    session: Session, issuer_ciks: Sequence[str], since: datetime
+) -> list[str]:
+    """Issuers among `issuer_ciks` with an eligible purchase filed at or after `since`."""
+    stmt = (
+        select(InsiderTransaction.issuer_cik)
+        .where(InsiderTransaction.is_eligible_purchase.is_(True), InsiderTransaction.known_at >= since)
+        .distinct()
+    )
+    found: set[str] = set()
+    for chunk in _chunks(issuer_ciks):
+        found.update(session.scalars(stmt.where(InsiderTransaction.issuer_cik.in_(chunk))))
+    return sorted(found)
 
 
 def get(session: Session, issuer_cik: str) -> StoredSnapshot | None:

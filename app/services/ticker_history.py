@@ -13,7 +13,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 # Part of every fingerprint: a change to what a snapshot holds or how it is built retires the stored ones.
 SNAPSHOT_FORMAT = 1
+SCREENER_DAYS = 30  # the default screener's window: its companies' snapshots are kept built
 PRICE_Q = Decimal("0.0001")
 TABLE_KINDS = frozenset({signals_service.BUY}) | signals_service.SALE_KINDS
 SIGNAL_KINDS = frozenset({signals_service.BUY, signals_service.SELL, signals_service.SELL_PLAN})
@@ -97,16 +98,26 @@ def price_ticker(issuer: Issuer) -> str | None:
         return None
 
 
-def stored_issuers(session: Session, issuer_ciks: Iterable[str] | None = None) -> list[str]:
-    """Issuers (among `issuer_ciks`, or all) whose dashboard has a stored snapshot: opened before."""
-    return snapshots_repo.stored_issuers(session, None if issuer_ciks is None else sorted(set(issuer_ciks)))
+def issuers_to_refresh(
+    session: Session, issuer_ciks: Iterable[str] | None = None, *, now: datetime
+) -> list[str]:
+    """The snapshots worth rebuilding after new data (for `issuer_ciks`, or every stored one): dashboards
+    opened before, and those of the companies the default screener lists (a purchase filed in its last 30
+    days), which are the ones its readers open next."""
+    if issuer_ciks is None:
+        return snapshots_repo.stored_issuers(session)
+    wanted = sorted(set(issuer_ciks))
+    recent = snapshots_repo.issuers_with_purchases_known_since(
+        session, wanted, now - timedelta(days=SCREENER_DAYS)
+    )
+    return sorted(set(snapshots_repo.stored_issuers(session, wanted)) | set(recent))
 
 
 def refresh_stored(session: Session, issuer_cik: str, *, now: datetime) -> bool:
-    """Rebuild an issuer's stored snapshot if its data has outdated it; return whether it was rebuilt.
+    """Build or rebuild an issuer's snapshot unless the stored one is current; return whether it was built.
 
-    Run after an ingest or a price refresh, so that a dashboard someone has opened before reads a current
-    snapshot on its next view (dashboards never opened are built when first viewed)."""
+    Run after an ingest or a price refresh for `issuers_to_refresh`, so that their next view reads a current
+    snapshot (other dashboards are built when first viewed)."""
     issuer = repo.issuer_by_cik(session, issuer_cik)
     return issuer is not None and load(session, issuer, price_ticker(issuer), now=now).rebuilt
 

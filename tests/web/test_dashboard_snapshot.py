@@ -112,6 +112,43 @@ def test_an_ingest_rebuilds_the_snapshot_of_a_dashboard_opened_before(
     assert alice["last_trade_date"] == "2022-06-01"
 
 
+def test_an_ingest_builds_the_snapshots_of_the_default_screeners_companies(
+    engine: Engine, client: TestClient, tmp_path: Path
+) -> None:
+    # Nobody opened these dashboards: the one with a purchase filed in the screener's last 30 days is
+    # built by the ingest (its readers open it next), the one with only an old purchase is not.
+    today = datetime.now(UTC).date()
+    recent = _filing(
+        1,
+        ALICE,
+        f"{today.isoformat()}T10:00:00",
+        [_buy(str(today), "100", "20.00", "1100")],
+        issuer="0000888881",
+        ticker="RCNT",
+        name="RECENT CO",
+    )
+    old = _filing(
+        2,
+        ALICE,
+        "2019-03-05T10:00:00",
+        [_buy("2019-03-04", "100", "20.00", "1000")],
+        issuer="0000888882",
+        ticker="OLDC",
+        name="OLD CO",
+    )
+    folder = tmp_path / "screener"
+    folder.mkdir()
+    for name, data in (recent, old):
+        (folder / name).write_bytes(data)
+    assert ingest_files([folder], engine=engine, max_bytes=5_000_000).stored == 2
+    assert set(_stored(engine)) == {"0000888881"}
+    (fingerprint, built) = _stored(engine)["0000888881"]
+    page = _api(client, "RCNT")
+    assert _stored(engine)["0000888881"] == (fingerprint, built)  # read as stored
+    assert _buy_dates(page) == [str(today)]
+    assert [r["trade_date"] for r in page["purchases"]] == [str(today)]
+
+
 def test_new_bars_or_splits_outdate_the_snapshot(engine: Engine, client: TestClient) -> None:
     closes = _api(client)["series"]["close"]
     (old_fingerprint, _) = _stored(engine)[AAPL_CIK]
