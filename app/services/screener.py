@@ -286,15 +286,12 @@ def _groups_by_buyer(
     return by_buyer
 
 
-def _before(parts: list[screener_repo.BuyerGroup]) -> Decimal | None:
-    return next((g.before for g in parts if g.has_first), None)
-
-
 def _median_delta_own(by_buyer: dict[tuple[str, str], list[screener_repo.BuyerGroup]]) -> dict[str, float]:
     """Each issuer's median buyer ΔOwn as its sort key (inf: a new position), as _company_row finds it."""
     known: dict[str, list[float]] = defaultdict(list)
     for (cik, _), parts in by_buyer.items():
-        ratio, new = delta_own(sum((g.shares for g in parts), Decimal(0)), _before(parts))
+        shares, _, _, _, before = _buyer_totals(parts)
+        ratio, new = delta_own(shares, before)
         if new:
             known[cik].append(math.inf)
         elif ratio is not None:
@@ -322,7 +319,7 @@ def _company_rows(
     buyers_of: dict[str, list[tuple[BuyerSummary, int]]] = defaultdict(list)
     for (cik, key), parts in by_buyer.items():
         if cik in wanted:
-            buyers_of[cik].append(_buyer_summary(key, parts, _before(parts), names.get((cik, key), [])))
+            buyers_of[cik].append(_buyer_summary(key, parts, names.get((cik, key), [])))
     return [_company_row(t, buyers_of[t.issuer_cik], in_rule) for t in totals]
 
 
@@ -353,14 +350,10 @@ def _company_row(
 
 
 def _buyer_summary(
-    key: str, parts: list[screener_repo.BuyerGroup], before: Decimal | None, names: list[str]
+    key: str, parts: list[screener_repo.BuyerGroup], names: list[str]
 ) -> tuple[BuyerSummary, int]:
     """One buyer's window summary, and the union of its purchases' flag bits."""
-    shares = sum((g.shares for g in parts), Decimal(0))
-    role_bits = flag_bits = 0
-    for g in parts:
-        role_bits |= g.roles
-        flag_bits |= g.flags
+    shares, value, role_bits, flag_bits, before = _buyer_totals(parts)
     # ΔOwn over the window: all shares this buyer bought ÷ what it held before its first purchase.
     ratio, new = delta_own(shares, before)
     summary = BuyerSummary.model_construct(
@@ -368,11 +361,26 @@ def _buyer_summary(
         name=" / ".join(names) or key,
         roles=list(roles_of_bits(role_bits)),
         shares=shares,
-        value=sum((g.value for g in parts), Decimal(0)),
+        value=value,
         delta_own=ratio,
         delta_own_new=new,
     )
     return summary, flag_bits
+
+
+def _buyer_totals(parts: list[screener_repo.BuyerGroup]) -> tuple[Decimal, Decimal, int, int, Decimal | None]:
+    """A buyer's shares, value, role and flag bits over its groups, and its holding before the window."""
+    shares = value = Decimal(0)
+    role_bits = flag_bits = 0
+    before = None
+    for g in parts:
+        shares += g.shares
+        value += g.value
+        role_bits |= g.roles
+        flag_bits |= g.flags
+        if g.has_first:
+            before = g.before
+    return shares, value, role_bits, flag_bits, before
 
 
 # --- purchases (one row per purchase) -------------------------------------------------------------------
