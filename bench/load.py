@@ -160,7 +160,7 @@ def cleanup(url: str) -> None:
         between = {"low": low, "high": high}
         conn.execute(text("DELETE FROM cluster WHERE issuer_cik BETWEEN :low AND :high"), between)
         conn.execute(text("DELETE FROM filing WHERE issuer_cik BETWEEN :low AND :high"), between)
-        for table in ("issuer_ticker", "news_event"):
+        for table in ("issuer_ticker", "news_event", "dashboard_snapshot"):
             conn.execute(text(f"DELETE FROM {table} WHERE issuer_cik BETWEEN :low AND :high"), between)
         conn.execute(text("DELETE FROM issuer WHERE cik BETWEEN :low AND :high"), between)
         conn.execute(
