@@ -59,8 +59,11 @@ def purchase_records(
 
 def _records(rows: Sequence[PurchaseRow], owners: dict[str, list[OwnerRow]]) -> list[PurchaseRecord]:
     records = []
+    owner_sets: dict[str, frozenset[str]] = {}  # one per filing, shared by its purchases
     for r in rows:
-        owner_ciks = frozenset(o.owner_cik for o in owners.get(r.accession, ()))
+        owner_ciks = owner_sets.get(r.accession)
+        if owner_ciks is None:
+            owner_ciks = owner_sets[r.accession] = frozenset(o.owner_cik for o in owners.get(r.accession, ()))
         if not owner_ciks:
             continue
         records.append(
