@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVarTuple
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select, text, type_coerce
+from sqlalchemy import Select, and_, case, func, literal, null, or_, select, text, type_coerce
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -58,14 +58,14 @@ class IssuerTotals:
     company: str | None
     sector: str | None
     n_purchases: int
-    n_buyers: int
+    n_buyers: int | None  # None when not computed (issuer_totals_page: only for the buyers sort/filter)
     total_value: Decimal
     total_shares: Decimal
     first_trade_date: date
     last_trade_date: date
     latest_known_at: datetime
     cluster_id: str | None  # latest default-rule cluster among the purchases
-    ten_percent_only: bool  # every buyer is a 10% owner and none an officer or director
+    ten_percent_only: bool | None  # every buyer is a 10% owner and none an officer or director
 
 
 def _like_escape(text: str) -> str:
@@ -115,11 +115,14 @@ def _matching(stmt: Select[*Ts], f: RowFilter, *, join_issuer: bool = False) -> 
     return stmt.where(*_conditions(f))
 
 
-def _per_issuer(session: Session, f: RowFilter, *, ten_percent_bit: int, management_mask: int) -> Any:
+def _per_issuer(
+    session: Session, f: RowFilter, *, ten_percent_bit: int, management_mask: int, count_buyers: bool = True
+) -> Any:
     """Subquery of the issuers with a purchase matching `f`, with their totals. Sums, counts and dates are
     aggregated per issuer directly; distinct buyers and "all buyers are 10% owners" per (issuer, buyer)
     first, then per issuer (no COUNT(DISTINCT)). Two passes over the window's rows cost less than one that
-    carries the numeric sums through both levels."""
+    carries the numeric sums through both levels. Without `count_buyers` the second pass is left out (its
+    columns are NULL)."""
     counted_value = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.value), Money)
     counted_shares = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.shares), Shares)
     sums: Select[*tuple[Any, ...]] = select(
@@ -133,6 +136,22 @@ def _per_issuer(session: Session, f: RowFilter, *, ten_percent_bit: int, managem
         func.max(EP.cluster_id).label("cluster_id"),
     )
     s = _matching(sums, f).group_by(EP.issuer_cik).subquery("sums")
+    if session.get_bind().dialect.name == "postgresql":
+        # Long windows group ~10^5 rows by (issuer, buyer): sort in memory, not in temp files.
+        session.execute(text("SET LOCAL work_mem = '32MB'"))
+    if not count_buyers:
+        return select(
+            s.c.issuer_cik,
+            s.c.n_purchases,
+            null().label("n_buyers"),
+            s.c.value,
+            s.c.shares,
+            s.c.first_trade,
+            s.c.last_trade,
+            s.c.latest,
+            s.c.cluster_id,
+            null().label("ten_only"),
+        ).subquery("per_issuer")
     has_ten = func.max(case((EP.roles.op("&")(ten_percent_bit) != 0, 1), else_=0))
     has_management = func.max(case((EP.roles.op("&")(management_mask) != 0, 1), else_=0))
     per_buyer: Select[*tuple[Any, ...]] = select(
@@ -145,9 +164,6 @@ def _per_issuer(session: Session, f: RowFilter, *, ten_percent_bit: int, managem
         .group_by(b.c.issuer_cik)
         .subquery("buyers")
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # Long windows group ~10^5 rows by (issuer, buyer): sort in memory, not in temp files.
-        session.execute(text("SET LOCAL work_mem = '32MB'"))
     return (
         select(
             s.c.issuer_cik,
@@ -176,14 +192,14 @@ def _issuer_totals(rows: Any) -> list[IssuerTotals]:
                 company=rest[1],
                 sector=rest[2],
                 n_purchases=int(n_purchases),
-                n_buyers=int(n_buyers),
+                n_buyers=None if n_buyers is None else int(n_buyers),
                 total_value=value,
                 total_shares=shares,
                 first_trade_date=first,
                 last_trade_date=last,
                 latest_known_at=latest,
                 cluster_id=cluster_id,
-                ten_percent_only=bool(ten_only),
+                ten_percent_only=None if ten_only is None else bool(ten_only),
             )
         )
     return out
@@ -234,8 +250,16 @@ def issuer_totals_page(
     limit: int,
 ) -> tuple[list[IssuerTotals], int, Decimal]:
     """One page of the issuers `f` and `cf` select, sorted in SQL by a TOTALS_ORDER key; with the number
-    of such issuers and their summed value (so only the page's rows leave the database)."""
-    t = _per_issuer(session, f, ten_percent_bit=ten_percent_bit, management_mask=management_mask)
+    of such issuers and their summed value (so only the page's rows leave the database). Buyers are
+    counted (and 10%-owner-only found) only when the sort or filter needs it: the rows shown get both
+    from their buyer groups."""
+    t = _per_issuer(
+        session,
+        f,
+        ten_percent_bit=ten_percent_bit,
+        management_mask=management_mask,
+        count_buyers=sort == "buyers" or cf.exclude_ten_percent_only,
+    )
     kept: list[ColumnElement[bool]] = [t.c.value >= cf.min_value]
     if cf.default_cluster_only:
         kept.append(t.c.cluster_id.is_not(None))

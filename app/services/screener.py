@@ -248,33 +248,6 @@ def _avg_price(value: Decimal, shares: Decimal) -> Decimal:
     return (value / shares).quantize(PRICE_Q, ROUND_HALF_EVEN) if shares else Decimal(0)
 
 
-def _summary_row(t: IssuerTotals, in_rule: set[str]) -> ScreenerRow:
-    """A row from the issuer's totals alone (enough to sort by anything but ΔOwn)."""
-    # Built unvalidated (model_construct), as the buyers below: every value already has its field's type,
-    # and validating a page of rows and their buyers cost more than the SQL behind them.
-    return ScreenerRow.model_construct(
-        issuer_cik=t.issuer_cik,
-        ticker=t.ticker,
-        company=t.company,
-        sector=t.sector,
-        buyers=[],
-        n_buyers=t.n_buyers,
-        roles=[],
-        meets_rule=t.issuer_cik in in_rule,
-        cluster_id=t.cluster_id,
-        total_value=t.total_value,
-        total_shares=t.total_shares,
-        avg_price=_avg_price(t.total_value, t.total_shares),
-        first_trade_date=t.first_trade_date,
-        last_trade_date=t.last_trade_date,
-        latest_known_at=t.latest_known_at,
-        delta_own_median=None,
-        delta_own_new=False,
-        n_purchases=t.n_purchases,
-        flags=[],
-    )
-
-
 def _groups_by_buyer(
     session: Session, rf: screener_repo.RowFilter, ciks: list[str]
 ) -> dict[tuple[str, str], list[screener_repo.BuyerGroup]]:
@@ -316,7 +289,7 @@ def _company_rows(
     for start in range(0, len(ciks), 500):
         names.update(screener_repo.buyer_names(session, replace(rf, issuer_ciks=ciks[start : start + 500])))
     wanted = set(ciks)
-    buyers_of: dict[str, list[tuple[BuyerSummary, int]]] = defaultdict(list)
+    buyers_of: dict[str, list[tuple[BuyerSummary, int, int]]] = defaultdict(list)
     for (cik, key), parts in by_buyer.items():
         if cik in wanted:
             buyers_of[cik].append(_buyer_summary(key, parts, names.get((cik, key), [])))
@@ -324,9 +297,10 @@ def _company_rows(
 
 
 def _company_row(
-    t: IssuerTotals, buyers_and_flags: list[tuple[BuyerSummary, int]], in_rule: set[str]
+    t: IssuerTotals, buyers_and_bits: list[tuple[BuyerSummary, int, int]], in_rule: set[str]
 ) -> ScreenerRow:
-    buyers = [b for b, _ in buyers_and_flags]
+    """A company's row from its totals and its buyers (with each buyer's flag and role bits)."""
+    buyers = [b for b, _, _ in buyers_and_bits]
     buyers.sort(key=lambda b: (roles_service.role_rank(b.roles), -b.value, b.key))
     known = [b.delta_own for b in buyers if b.delta_own is not None] + [
         math.inf for b in buyers if b.delta_own_new
@@ -334,25 +308,43 @@ def _company_row(
     median = statistics.median(known) if known else None
     flag_bits = 0
     role_bits = 0
-    for b, bits in buyers_and_flags:
+    ten_percent_only = True  # every buyer a 10% owner and none an officer or director (as issuer_totals)
+    for b, bits, buyer_roles in buyers_and_bits:
         flag_bits |= bits
         role_bits |= roles_bits(b.roles)
+        ten_percent_only &= bool(buyer_roles & TEN_PERCENT_BIT) and not buyer_roles & MANAGEMENT_MASK
     flags = names_of(flag_bits, PURCHASE_FLAGS)
-    if t.ten_percent_only:
+    if ten_percent_only and buyers:
         flags.append("ten_percent_owner_only")
-    row = _summary_row(t, in_rule)
-    row.buyers = buyers
-    row.roles = list(roles_of_bits(role_bits))
-    row.delta_own_median = None if median is None or math.isinf(median) else median
-    row.delta_own_new = median is not None and math.isinf(median)
-    row.flags = sorted(flags)
-    return row
+    # Built unvalidated (model_construct), as the buyers: every value already has its field's type, and
+    # validating a page of rows and their buyers cost more than the SQL behind them.
+    return ScreenerRow.model_construct(
+        issuer_cik=t.issuer_cik,
+        ticker=t.ticker,
+        company=t.company,
+        sector=t.sector,
+        buyers=buyers,
+        n_buyers=len(buyers),
+        roles=list(roles_of_bits(role_bits)),
+        meets_rule=t.issuer_cik in in_rule,
+        cluster_id=t.cluster_id,
+        total_value=t.total_value,
+        total_shares=t.total_shares,
+        avg_price=_avg_price(t.total_value, t.total_shares),
+        first_trade_date=t.first_trade_date,
+        last_trade_date=t.last_trade_date,
+        latest_known_at=t.latest_known_at,
+        delta_own_median=None if median is None or math.isinf(median) else median,
+        delta_own_new=median is not None and math.isinf(median),
+        n_purchases=t.n_purchases,
+        flags=sorted(flags),
+    )
 
 
 def _buyer_summary(
     key: str, parts: list[screener_repo.BuyerGroup], names: list[str]
-) -> tuple[BuyerSummary, int]:
-    """One buyer's window summary, and the union of its purchases' flag bits."""
+) -> tuple[BuyerSummary, int, int]:
+    """One buyer's window summary, and the unions of its purchases' flag and role bits."""
     shares, value, role_bits, flag_bits, before = _buyer_totals(parts)
     # ΔOwn over the window: all shares this buyer bought ÷ what it held before its first purchase.
     ratio, new = delta_own(shares, before)
@@ -365,7 +357,7 @@ def _buyer_summary(
         delta_own=ratio,
         delta_own_new=new,
     )
-    return summary, flag_bits
+    return summary, flag_bits, role_bits
 
 
 def _buyer_totals(parts: list[screener_repo.BuyerGroup]) -> tuple[Decimal, Decimal, int, int, Decimal | None]:
