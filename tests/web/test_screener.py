@@ -210,6 +210,15 @@ class TestScreenerPage:
         assert len(rows) == 3
         assert [r["ticker"] for r in rows] == [r["ticker"] for r in expected]
 
+    @pytest.mark.parametrize("sort", ["value", "buyers", "ticker"])
+    def test_rows_count_buyers_and_flag_ten_percent_only_whatever_the_sort(
+        self, client: TestClient, loaded: Engine, sort: str
+    ) -> None:
+        rows = client.get(f"/api/screener?{WINDOW}&sort={sort}").json()["rows"]
+        by_ticker = {r["ticker"]: r for r in rows}
+        assert {t: r["n_buyers"] for t, r in by_ticker.items()} == {"EXMP": 3, "OTHR": 1, "HOST": 1}
+        assert [t for t, r in by_ticker.items() if "ten_percent_owner_only" in r["flags"]] == ["OTHR"]
+
     def test_role_filter_counts_only_matching_buyers(self, client: TestClient, loaded: Engine) -> None:
         (row,) = _table(client.get(f"/?{WINDOW}&role=ceo_cfo").text, "screener")
         assert row["Insiders"] == "2"
