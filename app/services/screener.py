@@ -161,7 +161,6 @@ def build_screener_page(
     default_rule = (filters.n, filters.w) == (DEFAULT_N, DEFAULT_W)
     start, end = (filters.page - 1) * filters.page_size, filters.page * filters.page_size
     reverse = filters.order is Order.desc
-    # Compared as the member: mypy takes `.value` for the member named `value`.
     sort_in_sql = filters.sort.value in screener_repo.TOTALS_ORDER
 
     def rule_met_by(companies: list[IssuerTotals]) -> set[str]:
@@ -202,6 +201,8 @@ def build_screener_page(
         and (not filters.clusters_only or t.issuer_cik in in_rule)
         and not (filters.exclude_ten_percent_only and t.ten_percent_only)
     ]
+    # Sorts by ticker, company, average price or ΔOwn, or another rule as a filter: the whole list.
+    # Compared as the member: mypy takes `.value` for the member named `value`.
     if filters.sort == ScreenerSort.delta_own:
         # The median ΔOwn needs every buyer of every company: their groups (shares and first holding) are
         # loaded for all, but names and rows only for the page's companies.
@@ -213,7 +214,7 @@ def build_screener_page(
         kept.sort(key=lambda t: medians.get(t.issuer_cik, -math.inf), reverse=reverse)
         shown = _company_rows(session, rf, kept[start:end], in_rule, by_buyer)
     else:
-        # Everything else sorts on the SQL totals; only the page's rows load their buyers.
+        # The other sorts read the SQL totals; only the page's rows load their buyers.
         kept.sort(key=lambda t: t.issuer_cik)
         kept.sort(key=SORT_KEYS[filters.sort.value], reverse=reverse)
         if not (default_rule or filters.clusters_only):
