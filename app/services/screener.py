@@ -1,5 +1,5 @@
-"""The live screener: eligible purchases filed in a window, grouped by company (or listed one by one),
-with distinct buyers, roles, ΔOwn and the cluster rule applied (DESIGN §1, §2)."""
+"""The live screener: eligible purchases filed in a window, grouped by company, with distinct buyers,
+roles, ΔOwn and the cluster rule applied (DESIGN §1, §2); services/purchases.py lists them one by one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
@@ -16,15 +16,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from app.repositories import clusters as clusters_repo
 from app.repositories import screener as screener_repo
 from app.repositories.screener import IssuerTotals
 from app.schemas.screener import (
     BuyerSummary,
     Order,
-    PurchaseFilters,
-    PurchaseRow,
-    PurchasesPage,
     RoleFilter,
     ScreenerFilters,
     ScreenerPage,
@@ -38,15 +34,6 @@ from app.services.clustering_core import DEFAULT_N, DEFAULT_W, MAX_SPAN_DAYS
 
 EASTERN = ZoneInfo("America/New_York")
 PRICE_Q = Decimal("0.0001")
-
-
-@dataclass
-class Purchase:
-    """One eligible purchase of the purchases view with its filers' names and CIKs."""
-
-    row: Any  # a repositories.screener detail row (transaction and screener facts)
-    owner_ciks: tuple[str, ...]
-    owner_names: tuple[str, ...]
 
 
 def window_of(filters: ScreenerFilters, now: datetime) -> Window:
@@ -73,7 +60,8 @@ MANAGEMENT_MASK = roles_bits(
 )
 
 
-def _row_filter(f: ScreenerFilters, window: Window, **extra: Any) -> screener_repo.RowFilter:
+def row_filter(f: ScreenerFilters, window: Window, **extra: Any) -> screener_repo.RowFilter:
+    """The repository's row filter for a filter set and its window (`extra`: the purchases view's own)."""
     return screener_repo.RowFilter(
         since=window.since,
         until=window.until,
@@ -92,7 +80,7 @@ def roles_of_bits(bits: int) -> tuple[str, ...]:
     return tuple(names_of(bits, roles_service.ROLE_ORDER))
 
 
-def _rule_members(
+def rule_members(
     session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, totals: list[IssuerTotals]
 ) -> dict[int, str]:
     """Purchases of the window (under `rf`) that belong to a cluster under a non-default rule, with
@@ -157,7 +145,7 @@ def build_screener_page(
     only the rows of the page shown load their purchases (buyers, roles, ΔOwn, flags)."""
     now = now or datetime.now(UTC)
     window = window_of(filters, now)
-    rf = _row_filter(filters, window)
+    rf = row_filter(filters, window)
     default_rule = (filters.n, filters.w) == (DEFAULT_N, DEFAULT_W)
     start, end = (filters.page - 1) * filters.page_size, filters.page * filters.page_size
     reverse = filters.order is Order.desc
@@ -166,7 +154,7 @@ def build_screener_page(
     def rule_met_by(companies: list[IssuerTotals]) -> set[str]:
         if default_rule:
             return {t.issuer_cik for t in companies if t.cluster_id}
-        return set(_rule_members(session, filters, rf, companies).values())
+        return set(rule_members(session, filters, rf, companies).values())
 
     if sort_in_sql and (default_rule or not filters.clusters_only):
         # Sorted, filtered, counted and paged in SQL: only the page's companies are loaded at all.
@@ -376,112 +364,6 @@ def _buyer_totals(parts: list[screener_repo.BuyerGroup]) -> tuple[Decimal, Decim
     return shares, value, role_bits, flag_bits, before
 
 
-# --- purchases (one row per purchase) -------------------------------------------------------------------
-
-PURCHASE_SORT_KEYS: dict[str, Callable[[PurchaseRow], Any]] = {
-    "latest": lambda r: (r.known_at, r.transaction_id),
-    "value": lambda r: r.value,
-    "trade_date": lambda r: (r.trade_date, r.known_at),
-    "ticker": lambda r: (r.ticker or "~").upper(),
-    "price": lambda r: r.price if r.price is not None else Decimal(0),
-    "delta_own": lambda r: (
-        math.inf if r.delta_own_new else (r.delta_own if r.delta_own is not None else -math.inf)
-    ),
-}
-
-
-def build_purchases_page(
-    session: Session, filters: PurchaseFilters, *, now: datetime | None = None
-) -> PurchasesPage:
-    """List the window's eligible purchases one by one (a "latest insider purchases" feed): sorted and
-    paged in SQL, so only the page's rows are loaded."""
-    now = now or datetime.now(UTC)
-    window = window_of(filters, now)
-    default_rule = (filters.n, filters.w) == (DEFAULT_N, DEFAULT_W)
-    rf = _row_filter(
-        filters,
-        window,
-        min_value=filters.min_value or None,
-        exclude_roles_exactly=TEN_PERCENT_BIT if filters.exclude_ten_percent_only else None,
-        default_cluster_only=filters.clusters_only and default_rule,
-    )
-    start = (filters.page - 1) * filters.page_size
-    if filters.clusters_only and not default_rule:
-        totals = screener_repo.issuer_totals(
-            session, rf, ten_percent_bit=TEN_PERCENT_BIT, management_mask=MANAGEMENT_MASK
-        )
-        ids = list(_rule_members(session, filters, rf, totals))
-        all_rows = _purchase_rows(session, screener_repo.purchases_by_id(session, ids))
-        all_rows.sort(key=lambda r: r.transaction_id)
-        all_rows.sort(key=PURCHASE_SORT_KEYS[filters.sort.value], reverse=filters.order is Order.desc)
-        rows, total = all_rows[start : start + filters.page_size], len(all_rows)
-    else:
-        ids, total = screener_repo.purchase_page_ids(
-            session,
-            rf,
-            sort=filters.sort.value,
-            descending=filters.order is Order.desc,
-            offset=start,
-            limit=filters.page_size,
-        )
-        position = {i: k for k, i in enumerate(ids)}
-        rows = sorted(
-            _purchase_rows(session, screener_repo.purchases_by_id(session, ids)),
-            key=lambda r: position[r.transaction_id],
-        )
-    return PurchasesPage(
-        filters=filters,
-        window=window,
-        rows=rows,
-        total_rows=total,
-        page=filters.page,
-        pages=max(1, math.ceil(total / filters.page_size)),
-        sectors=screener_repo.sectors(session),
-    )
-
-
-def _purchase_rows(session: Session, detail_rows: list[Any]) -> list[PurchaseRow]:
-    owners = clusters_repo.owners_by_accession(session, sorted({r.accession for r in detail_rows}))
-    purchases = [
-        Purchase(
-            r,
-            tuple(o.owner_cik for o in owners.get(r.accession, [])),
-            tuple(o.name_as_filed or o.owner_cik for o in owners.get(r.accession, [])),
-        )
-        for r in detail_rows
-    ]
-    issuers = screener_repo.issuers(session, sorted({p.row.issuer_cik for p in purchases}))
-    return [_purchase_row(p, issuers.get(p.row.issuer_cik)) for p in purchases]
-
-
-def _purchase_row(p: Purchase, issuer: Any) -> PurchaseRow:
-    ratio, new = delta_own(Decimal(p.row.shares), p.row.shares_owned_before)
-    return PurchaseRow(
-        transaction_id=p.row.id,
-        accession=p.row.accession,
-        issuer_cik=p.row.issuer_cik,
-        ticker=issuer.ticker if issuer else None,
-        company=issuer.name if issuer else None,
-        sector=issuer.sector if issuer else None,
-        buyer=" / ".join(p.owner_names),
-        owner_ciks=list(p.owner_ciks),
-        roles=list(roles_of_bits(p.row.role_bits)),
-        trade_date=p.row.transaction_date,
-        known_at=p.row.known_at,
-        shares=p.row.shares,
-        price=p.row.price,
-        price_low=p.row.price_low,
-        price_high=p.row.price_high,
-        value=p.row.value,
-        shares_owned_after=p.row.shares_owned_after,
-        delta_own=ratio,
-        delta_own_new=new,
-        is_10b5_1=p.row.is_10b5_1,
-        flags=names_of(p.row.flag_bits, PURCHASE_FLAGS),
-        cluster_id=p.row.cluster_id,
-    )
-
-
 def csv_rows_screener(page: ScreenerPage) -> Iterable[list[Any]]:
     """Header and rows of the screener table as shown (same filters, same order, this page)."""
     yield [
@@ -514,53 +396,13 @@ def csv_rows_screener(page: ScreenerPage) -> Iterable[list[Any]]:
             r.avg_price,
             r.first_trade_date,
             r.last_trade_date,
-            _et(r.latest_known_at),
+            et_text(r.latest_known_at),
             "new" if r.delta_own_new else r.delta_own_median,
             " ".join(r.flags),
             r.issuer_cik,
         ]
 
 
-def csv_rows_purchases(page: PurchasesPage) -> Iterable[list[Any]]:
-    """Header and rows of the purchases table as shown."""
-    yield [
-        "filed_et",
-        "trade_date",
-        "ticker",
-        "company",
-        "insider",
-        "roles",
-        "shares",
-        "price",
-        "price_low",
-        "price_high",
-        "value",
-        "shares_owned_after",
-        "delta_own",
-        "flags",
-        "accession",
-        "cluster",
-    ]
-    for r in page.rows:
-        yield [
-            _et(r.known_at),
-            r.trade_date,
-            r.ticker,
-            r.company,
-            r.buyer,
-            " ".join(r.roles),
-            r.shares,
-            r.price,
-            r.price_low,
-            r.price_high,
-            r.value.quantize(Decimal("0.01")),
-            r.shares_owned_after,
-            "new" if r.delta_own_new else r.delta_own,
-            " ".join(r.flags),
-            r.accession,
-            r.cluster_id or "",
-        ]
-
-
-def _et(ts: datetime) -> str:
+def et_text(ts: datetime) -> str:
+    """A UTC time as US/Eastern "YYYY-MM-DD HH:MM" (the CSV exports)."""
     return ts.astimezone(EASTERN).strftime("%Y-%m-%d %H:%M")

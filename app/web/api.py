@@ -11,6 +11,7 @@ from app.schemas.overview import Overview, RuleFacts
 from app.schemas.screener import PurchaseFilters, PurchasesPage, ScreenerFilters, ScreenerPage
 from app.services import clustering as clustering_service
 from app.services import overview as overview_service
+from app.services import purchases as purchases_service
 from app.services import screener as screener_service
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -37,4 +38,4 @@ def screener(session: SessionDep, filters: Annotated[ScreenerFilters, Query()]) 
 @router.get("/purchases", response_model=PurchasesPage)
 def purchases(session: SessionDep, filters: Annotated[PurchaseFilters, Query()]) -> PurchasesPage:
     """Eligible purchases one by one (the `/purchases` page's data)."""
-    return screener_service.build_purchases_page(session, filters)
+    return purchases_service.build_purchases_page(session, filters)

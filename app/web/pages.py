@@ -11,6 +11,7 @@ from app.deps import SessionDep
 from app.schemas.screener import PurchaseFilters, ScreenerFilters
 from app.services import clustering as clustering_service
 from app.services import export as export_service
+from app.services import purchases as purchases_service
 from app.services import screener as screener_service
 from app.web.templating import templates
 
@@ -29,7 +30,7 @@ def screener(
 def purchases(
     request: Request, session: SessionDep, filters: Annotated[PurchaseFilters, Query()]
 ) -> HTMLResponse:
-    page = screener_service.build_purchases_page(session, filters)
+    page = purchases_service.build_purchases_page(session, filters)
     return templates.TemplateResponse(request, "purchases.html", {"page": page})
 
 
@@ -41,8 +42,8 @@ def screener_csv(session: SessionDep, filters: Annotated[ScreenerFilters, Query(
 
 @router.get("/purchases.csv")
 def purchases_csv(session: SessionDep, filters: Annotated[PurchaseFilters, Query()]) -> Response:
-    page = screener_service.build_purchases_page(session, filters)
-    return _csv("purchases.csv", export_service.to_csv(screener_service.csv_rows_purchases(page)))
+    page = purchases_service.build_purchases_page(session, filters)
+    return _csv("purchases.csv", export_service.to_csv(purchases_service.csv_rows_purchases(page)))
 
 
 @router.get("/about/clusters", response_class=HTMLResponse)

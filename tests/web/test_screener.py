@@ -372,7 +372,7 @@ class TestPurchasesOrder:
         self, client: TestClient, loaded: Engine, sort: str, order: str
     ) -> None:
         from app.schemas.screener import PurchaseRow
-        from app.services.screener import PURCHASE_SORT_KEYS
+        from app.services.purchases import PURCHASE_SORT_KEYS
 
         data = client.get(f"/api/purchases?{WINDOW}&sort={sort}&order={order}").json()
         rows = [PurchaseRow.model_validate(r) for r in data["rows"]]
