@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVarTuple
 
-from sqlalchemy import Select, and_, case, func, literal, null, or_, select, text, type_coerce
+from sqlalchemy import Select, and_, case, func, literal, null, or_, select, text, true, type_coerce
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -358,12 +358,23 @@ def buyer_names(session: Session, f: RowFilter) -> dict[tuple[str, str], list[st
         func.min(EP.known_at).label("known_at"),
     )
     a = _matching(per_filing, f).group_by(EP.issuer_cik, EP.buyer_key, EP.accession).subquery("per_filing")
-    name = func.coalesce(FilingOwner.name_as_filed, FilingOwner.owner_cik)
-    stmt = (
-        select(a.c.issuer_cik, a.c.buyer_key, name)
-        .join(FilingOwner, FilingOwner.accession == a.c.accession)
-        .group_by(a.c.issuer_cik, a.c.buyer_key, name)
-        .order_by(func.min(a.c.trade_date), func.min(a.c.known_at), func.min(FilingOwner.position), name)
+    owner_columns = (
+        FilingOwner.position.label("position"),
+        func.coalesce(FilingOwner.name_as_filed, FilingOwner.owner_cik).label("name"),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Looked up by accession for each filing: over thousands of filings a plain join is planned as a
+        # hash of all of filing_owner (2.8M rows at 10 years, ~1 s instead of ~0.1 s). OFFSET 0 keeps the
+        # planner from flattening the LATERAL subquery back into that join.
+        o: Any = (
+            select(*owner_columns).where(FilingOwner.accession == a.c.accession).offset(0).lateral("o")
+        )
+        joined = select(a.c.issuer_cik, a.c.buyer_key, o.c.name).select_from(a).join(o, true())
+    else:  # SQLite has no LATERAL, and always joins by index look-up
+        o = select(FilingOwner.accession, *owner_columns).subquery("o")
+        joined = select(a.c.issuer_cik, a.c.buyer_key, o.c.name).join(o, o.c.accession == a.c.accession)
+    stmt = joined.group_by(a.c.issuer_cik, a.c.buyer_key, o.c.name).order_by(
+        func.min(a.c.trade_date), func.min(a.c.known_at), func.min(o.c.position), o.c.name
     )
     out: dict[tuple[str, str], list[str]] = {}
     for cik, buyer, owner_name in session.execute(stmt):
