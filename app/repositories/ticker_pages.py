@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -22,7 +22,7 @@ from app.models import (
     NewsEvent,
     ReportingOwner,
 )
-from app.repositories.clusters import _chunks
+from app.repositories.clusters import _chunks, core_rows
 from app.services.clustering_core import DEFAULT_N, DEFAULT_W
 
 _DEFAULT_RULE = (Cluster.rule_n == DEFAULT_N, Cluster.rule_w == DEFAULT_W)
@@ -167,16 +167,6 @@ class TradeRecord(NamedTuple):
         return self.transaction_date
 
 
-def _columns(session: Session, stmt: Any) -> Sequence[Any]:
-    """Execute a column select on the session's connection (thousands of rows on a busy ticker)."""
-    # Session.execute builds each row of a column select through the ORM's loading layer (about a
-    # quarter of the fetch on a busy ticker); the Connection's result does it in C, and all() fetches
-    # in one driver call where iterating fetches row by row. Flushing first is what Session.execute's
-    # autoflush would have done.
-    session.flush()
-    return session.connection().execute(stmt).all()
-
-
 def issuer_trades(session: Session, issuer_cik: str, *, since: date | None = None) -> list[TradeRecord]:
     """Live (not superseded) transaction rows of one issuer, both tables, with their filing's facts
     (only those traded on or after `since` when given)."""
@@ -194,7 +184,7 @@ def issuer_trades(session: Session, issuer_cik: str, *, since: date | None = Non
     )
     if since is not None:
         stmt = stmt.where(InsiderTransaction.transaction_date >= since)
-    return list(map(TradeRecord._make, _columns(session, stmt)))
+    return list(map(TradeRecord._make, core_rows(session, stmt)))
 
 
 class OwnerOnFiling(NamedTuple):
@@ -233,14 +223,14 @@ def issuer_owners(session: Session, issuer_cik: str) -> dict[str, list[OwnerOnFi
     """Reporting owners of each of the issuer's filings (with the relationship declared on it)."""
     # One query by issuer (ix_filing_issuer_known_at) rather than IN lists of thousands of accessions.
     stmt = _owner_select().join(Filing, Filing.accession == FilingOwner.accession)
-    return _owners_by_filing(_columns(session, stmt.where(Filing.issuer_cik == issuer_cik)))
+    return _owners_by_filing(core_rows(session, stmt.where(Filing.issuer_cik == issuer_cik)))
 
 
 def filing_owners(session: Session, accessions: Iterable[str]) -> dict[str, list[OwnerOnFiling]]:
     """Reporting owners of the given filings (a dashboard period's: tens to hundreds)."""
     rows: list[Any] = []
     for chunk in _chunks(sorted(set(accessions))):  # ordered chunks, each ordered: the whole is ordered
-        rows += _columns(session, _owner_select().where(FilingOwner.accession.in_(chunk)))
+        rows += core_rows(session, _owner_select().where(FilingOwner.accession.in_(chunk)))
     return _owners_by_filing(rows)
 
 
@@ -284,7 +274,7 @@ def issuer_holdings(session: Session, issuer_cik: str) -> list[HoldingRecord]:
             Holding.superseded_by.is_(None),
         )
     )
-    return list(map(HoldingRecord._make, _columns(session, stmt)))
+    return list(map(HoldingRecord._make, core_rows(session, stmt)))
 
 
 def issuer_news(session: Session, issuer_cik: str) -> list[NewsEvent]:

@@ -66,18 +66,20 @@ def _records(rows: Sequence[PurchaseRow], owners: dict[str, list[OwnerRow]]) -> 
             owner_ciks = owner_sets[r.accession] = frozenset(o.owner_cik for o in owners.get(r.accession, ()))
         if not owner_ciks:
             continue
+        # Positional, in PurchaseRecord's field order (thousands per rule computed on request). The price
+        # is the effective one: explicit, or the footnote-range midpoint the value was built from.
+        value = r.value
         records.append(
             PurchaseRecord(
-                transaction_id=r.transaction_id,
-                issuer_cik=r.issuer_cik,
-                accession=r.accession,
-                owner_ciks=owner_ciks,
-                trade_date=r.trade_date,
-                known_at=r.known_at,
-                shares=r.shares,
-                # The effective price: explicit, or the footnote-range midpoint the value was built from.
-                price=(r.value / r.shares),
-                value=r.value,
+                r.transaction_id,
+                r.issuer_cik,
+                r.accession,
+                owner_ciks,
+                r.trade_date,
+                r.known_at,
+                r.shares,
+                value / r.shares,
+                value,
             )
         )
     return records

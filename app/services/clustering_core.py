@@ -25,9 +25,10 @@ PRICE_QUANTUM = Decimal("0.0001")
 BuyerKey = tuple[str, ...]  # sorted owner CIKs of one buyer, as seen on the cluster's member filings
 
 
-@dataclass(frozen=True, slots=True)
-class PurchaseRecord:
+class PurchaseRecord(NamedTuple):
     """One eligible purchase row (code P, non-derivative, acquired, shares>0, price>0, not superseded)."""
+
+    # A NamedTuple, as ClusterMember: a rule computed on request builds thousands of them.
 
     transaction_id: int
     issuer_cik: str

@@ -240,7 +240,7 @@ class TestRuleValidation:
 
 
 def _fields(p: PurchaseRecord) -> dict[str, object]:
-    return {name: getattr(p, name) for name in PurchaseRecord.__slots__}
+    return {name: getattr(p, name) for name in PurchaseRecord._fields}
 
 
 class TestPointInTime:
