@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         freeze_startup_objects()
         bound_request_threads(app.state.engine)
+        # Sessions close on threads of their own (deps.get_session), never queued behind the routes.
+        app.state.closing_limiter = anyio.CapacityLimiter(SESSION_CLOSING_THREADS)
         yield
         app.state.engine.dispose()
 
@@ -82,6 +84,9 @@ def freeze_startup_objects() -> None:
         return
     gc.collect()
     gc.freeze()
+
+
+SESSION_CLOSING_THREADS = 16
 
 
 def bound_request_threads(engine: Engine) -> None:
