@@ -139,19 +139,23 @@ def _per_issuer(
     if session.get_bind().dialect.name == "postgresql":
         # Long windows group ~10^5 rows by (issuer, buyer): sort in memory, not in temp files.
         session.execute(text("SET LOCAL work_mem = '32MB'"))
-    if not count_buyers:
+
+    def per_issuer(n_buyers: Any, ten_only: Any) -> Select[*tuple[Any, ...]]:
         return select(
             s.c.issuer_cik,
             s.c.n_purchases,
-            null().label("n_buyers"),
+            n_buyers,
             s.c.value,
             s.c.shares,
             s.c.first_trade,
             s.c.last_trade,
             s.c.latest,
             s.c.cluster_id,
-            null().label("ten_only"),
-        ).subquery("per_issuer")
+            ten_only,
+        )
+
+    if not count_buyers:
+        return per_issuer(null().label("n_buyers"), null().label("ten_only")).subquery("per_issuer")
     has_ten = func.max(case((EP.roles.op("&")(ten_percent_bit) != 0, 1), else_=0))
     has_management = func.max(case((EP.roles.op("&")(management_mask) != 0, 1), else_=0))
     per_buyer: Select[*tuple[Any, ...]] = select(
@@ -165,18 +169,7 @@ def _per_issuer(
         .subquery("buyers")
     )
     return (
-        select(
-            s.c.issuer_cik,
-            s.c.n_purchases,
-            buyers.c.n_buyers,
-            s.c.value,
-            s.c.shares,
-            s.c.first_trade,
-            s.c.last_trade,
-            s.c.latest,
-            s.c.cluster_id,
-            buyers.c.ten_only,
-        )
+        per_issuer(buyers.c.n_buyers, buyers.c.ten_only)
         .join(buyers, buyers.c.issuer_cik == s.c.issuer_cik)
         .subquery("per_issuer")
     )
@@ -366,9 +359,7 @@ def buyer_names(session: Session, f: RowFilter) -> dict[tuple[str, str], list[st
         # Looked up by accession for each filing: over thousands of filings a plain join is planned as a
         # hash of all of filing_owner (2.8M rows at 10 years, ~1 s instead of ~0.1 s). OFFSET 0 keeps the
         # planner from flattening the LATERAL subquery back into that join.
-        o: Any = (
-            select(*owner_columns).where(FilingOwner.accession == a.c.accession).offset(0).lateral("o")
-        )
+        o: Any = select(*owner_columns).where(FilingOwner.accession == a.c.accession).offset(0).lateral("o")
         joined = select(a.c.issuer_cik, a.c.buyer_key, o.c.name).select_from(a).join(o, true())
     else:  # SQLite has no LATERAL, and always joins by index look-up
         o = select(FilingOwner.accession, *owner_columns).subquery("o")
