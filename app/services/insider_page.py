@@ -278,12 +278,7 @@ def _track_record(
 
 
 def _ticker(issuer: Any) -> str | None:
-    if issuer is None or not issuer.ticker:
-        return None
-    try:
-        return prices_service.normalize_ticker(issuer.ticker)
-    except ValueError:
-        return None
+    return None if issuer is None else prices_service.usable_ticker(issuer.ticker)
 
 
 def _horizons(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.analytics import market_calendar as mc
 from app.analytics import performance as pf
 from app.repositories import prices as prices_repo
-from app.services.prices import BENCHMARK, normalize_ticker
+from app.services.prices import BENCHMARK, usable_ticker
 
 # Bars loaded per cluster: from shortly before the last trade date to ~275 sessions after the trigger
 # (a longer gap falls back to the whole series).
@@ -88,7 +88,4 @@ def clean_ticker(ticker: str | None) -> str | None:
     """Return the normalized ticker, or None for a missing or placeholder one."""
     if not ticker or ticker in {"NONE", "N/A", "NA"}:
         return None
-    try:
-        return normalize_ticker(ticker)
-    except ValueError:
-        return None
+    return usable_ticker(ticker)

@@ -56,6 +56,16 @@ def normalize_ticker(ticker: str) -> str:
     return symbol
 
 
+def usable_ticker(ticker: str | None) -> str | None:
+    """The ticker's stored spelling, or None when there is none or it is not a plausible symbol."""
+    if not ticker:
+        return None
+    try:
+        return normalize_ticker(ticker)
+    except ValueError:
+        return None
+
+
 # --- the chart basis ---------------------------------------------------------------------------------
 
 

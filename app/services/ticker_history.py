@@ -90,12 +90,7 @@ def load(session: Session, issuer: Issuer, price_ticker: str | None, *, now: dat
 
 def price_ticker(issuer: Issuer) -> str | None:
     """The ticker the issuer's prices are stored under, if it has a usable one."""
-    if not issuer.ticker:
-        return None
-    try:
-        return prices_service.normalize_ticker(issuer.ticker)
-    except ValueError:
-        return None
+    return prices_service.usable_ticker(issuer.ticker)
 
 
 def issuers_to_refresh(
