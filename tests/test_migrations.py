@@ -108,3 +108,43 @@ def test_0006_moves_stored_performance_views_out_of_checkpoints_and_back(empty_d
         assert back["performance.view"].updated_at == built
     finally:
         engine.dispose()
+
+
+def test_0008_fills_owner_sets_and_names_as_the_ingest_writes_them(empty_db_url: str, tmp_path: Path) -> None:
+    from app.ingest.files import ingest_files
+    from app.models import EligiblePurchase
+    from tests.factories import Owner, purchase_filing
+
+    upgrade(empty_db_url)
+    fund, gp = Owner("0000009001", "FUND LP", ten_percent=True), Owner("0000009002", "", ten_percent=True)
+    files = {
+        "a.txt": purchase_filing(
+            "0000009001-24-000001", "2024-03-05T16:30:00", owners=[gp, fund], trade_date="2024-03-04"
+        ),
+        "b.txt": purchase_filing(
+            "0000000101-24-000001",
+            "2024-03-06T16:30:00",
+            owners=[Owner("0000000101", "ALICE A", director=True)],
+            trade_date="2024-03-05",
+        ),
+    }
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(tmp_path / name)
+    engine = make_engine(empty_db_url)
+    try:
+        assert ingest_files(paths, engine=engine, max_bytes=5_000_000).rejected == 0
+        columns = (EligiblePurchase.transaction_id, EligiblePurchase.owner_ciks, EligiblePurchase.owner_names)
+        with engine.connect() as conn:
+            written = sorted(conn.execute(select(*columns)).all())
+        assert [row[1:] for row in written] == [
+            ("0000009001+0000009002", "0000009002\nFUND LP"),  # sorted CIKs; names in filing order
+            ("0000000101", "ALICE A"),
+        ]
+        command.downgrade(alembic_config(empty_db_url), "0007")
+        upgrade(empty_db_url)
+        with engine.connect() as conn:
+            assert sorted(conn.execute(select(*columns)).all()) == written
+    finally:
+        engine.dispose()

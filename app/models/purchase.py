@@ -3,11 +3,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 from app.models.types import Money, Price, Shares, UTCDateTime
+
+OWNER_CIK_SEPARATOR = "+"
+OWNER_NAME_SEPARATOR = "\n"  # names are stored cleaned (whitespace collapsed): never inside one
 
 
 class EligiblePurchase(Base):
@@ -22,6 +25,8 @@ class EligiblePurchase(Base):
     __table_args__ = (
         Index("ix_eligible_purchase_known_at", "known_at"),
         Index("ix_eligible_purchase_issuer_trade_date", "issuer_cik", "trade_date"),
+        # A rule computed on request reads every purchase traded since its look-back start.
+        Index("ix_eligible_purchase_trade_date", "trade_date"),
     )
 
     transaction_id: Mapped[int] = mapped_column(
@@ -44,3 +49,8 @@ class EligiblePurchase(Base):
     cluster_id: Mapped[str | None] = mapped_column(String(32))  # the default-rule cluster, if a member
     flags: Mapped[int] = mapped_column(Integer)  # bit set over app.services.clustering.PURCHASE_FLAGS
     shares_owned_before: Mapped[Decimal | None] = mapped_column(Shares)  # for ΔOwn
+    # The filing's reporting owners: their CIKs sorted and joined by OWNER_CIK_SEPARATOR (what a rule
+    # computed on request starts from), and their names as filed (CIK where none) in document order,
+    # joined by OWNER_NAME_SEPARATOR (the screener's buyer names).
+    owner_ciks: Mapped[str] = mapped_column(Text)
+    owner_names: Mapped[str] = mapped_column(Text)

@@ -81,15 +81,15 @@ def eligible_purchases(
     return [PurchaseRow(*row) for row in session.execute(stmt)]
 
 
-def purchase_owner_rows(
+def purchase_input_rows(
     session: Session,
     *,
     issuer_ciks: Iterable[str] | None = None,
     trade_since: date | None = None,
     trade_until: date | None = None,
 ) -> list[Any]:
-    """Eligible purchases from their stored screener facts, one row per (purchase, owner CIK) — the
-    cheap input for computing a rule on request (the facts are refreshed with every ingest)."""
+    """Eligible purchases from their stored screener facts, with their filing's owner CIKs — the cheap
+    input for computing a rule on request (the facts are refreshed with every ingest)."""
     ep = EligiblePurchase
     base = select(
         ep.transaction_id,
@@ -99,8 +99,8 @@ def purchase_owner_rows(
         ep.known_at,
         ep.shares,
         ep.value,
-        FilingOwner.owner_cik,
-    ).join(FilingOwner, FilingOwner.accession == ep.accession)
+        ep.owner_ciks,
+    )
     if trade_since is not None:
         base = base.where(ep.trade_date >= trade_since)
     if trade_until is not None:

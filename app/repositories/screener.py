@@ -9,13 +9,26 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVarTuple
 
-from sqlalchemy import Select, and_, case, func, literal, null, or_, select, text, true, type_coerce
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.models import ClusterMember, EligiblePurchase, FilingOwner, InsiderTransaction, Issuer
+from app.models import ClusterMember, EligiblePurchase, InsiderTransaction, Issuer
+from app.models.purchase import OWNER_NAME_SEPARATOR
 from app.models.types import Money, Shares
-from app.repositories.clusters import _chunks
+from app.repositories.clusters import _chunks, core_rows
 
 EP = EligiblePurchase
 Ts = TypeVarTuple("Ts")
@@ -341,36 +354,29 @@ def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
 
 
 def buyer_names(session: Session, f: RowFilter) -> dict[tuple[str, str], list[str]]:
-    """The names each buyer's filers gave (their CIK where none), first seen first."""
-    # One row per filing of a buyer first, so filing_owner is looked up once per filing, not per purchase.
-    per_filing: Select[*tuple[Any, ...]] = select(
-        EP.issuer_cik,
-        EP.buyer_key,
-        EP.accession,
-        func.min(EP.trade_date).label("trade_date"),
-        func.min(EP.known_at).label("known_at"),
+    """The names each buyer's filers gave (their CIK where none), first seen first: by the earliest trade
+    date, then filing time, then place on the filing of a purchase that names them."""
+    per_filers: Select[*tuple[Any, ...]] = select(
+        EP.issuer_cik, EP.buyer_key, EP.owner_names, func.min(EP.trade_date), func.min(EP.known_at)
     )
-    a = _matching(per_filing, f).group_by(EP.issuer_cik, EP.buyer_key, EP.accession).subquery("per_filing")
-    owner_columns = (
-        FilingOwner.position.label("position"),
-        func.coalesce(FilingOwner.name_as_filed, FilingOwner.owner_cik).label("name"),
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        # Looked up by accession for each filing: over thousands of filings a plain join is planned as a
-        # hash of all of filing_owner (2.8M rows at 10 years, ~1 s instead of ~0.1 s). OFFSET 0 keeps the
-        # planner from flattening the LATERAL subquery back into that join.
-        o: Any = select(*owner_columns).where(FilingOwner.accession == a.c.accession).offset(0).lateral("o")
-        joined = select(a.c.issuer_cik, a.c.buyer_key, o.c.name).select_from(a).join(o, true())
-    else:  # SQLite has no LATERAL, and always joins by index look-up
-        o = select(FilingOwner.accession, *owner_columns).subquery("o")
-        joined = select(a.c.issuer_cik, a.c.buyer_key, o.c.name).join(o, o.c.accession == a.c.accession)
-    stmt = joined.group_by(a.c.issuer_cik, a.c.buyer_key, o.c.name).order_by(
-        func.min(a.c.trade_date), func.min(a.c.known_at), func.min(o.c.position), o.c.name
-    )
-    out: dict[tuple[str, str], list[str]] = {}
-    for cik, buyer, owner_name in session.execute(stmt):
-        out.setdefault((cik, buyer), []).append(owner_name)
-    return out
+    stmt = _matching(per_filers, f).group_by(EP.issuer_cik, EP.buyer_key, EP.owner_names)
+    first_seen: dict[tuple[str, str], dict[str, tuple[date, datetime, int]]] = {}
+    for cik, buyer, owner_names, trade_date, known_at in core_rows(session, stmt):
+        seen = first_seen.setdefault((cik, buyer), {})
+        for position, name in enumerate(owner_names.split(OWNER_NAME_SEPARATOR)):
+            earlier = seen.get(name)
+            if earlier is None:
+                seen[name] = (trade_date, known_at, position)
+            else:
+                seen[name] = (
+                    min(earlier[0], trade_date),
+                    min(earlier[1], known_at),
+                    min(earlier[2], position),
+                )
+    return {
+        key: [name for name, _ in sorted(seen.items(), key=lambda item: (*item[1], item[0]))]
+        for key, seen in first_seen.items()
+    }
 
 
 DETAIL_COLUMNS = (
@@ -436,24 +442,94 @@ def purchase_page_ids(
     return list(session.scalars(stmt)), int(total)
 
 
-def purchase_ids(session: Session, f: RowFilter) -> list[int]:
-    return list(session.scalars(_matching(select(EP.transaction_id), f)))
+def purchase_dates(session: Session, f: RowFilter) -> list[tuple[int, str, date]]:
+    """Id, issuer and trade date of every purchase `f` selects."""
+    stmt = _matching(select(EP.transaction_id, EP.issuer_cik, EP.trade_date), f)
+    return [(i, cik, trade_date) for i, cik, trade_date in core_rows(session, stmt)]
 
 
-def issuers_with_accessions(
-    session: Session, *, trade_since: date, trade_until: date, issuer_ciks: Sequence[str], at_least: int
-) -> list[str]:
-    """Issuers with purchases on at least `at_least` filings traded in the range: the only ones that can
-    hold a cluster of that many buyers (a buyer is one or more filings)."""
-    out: list[str] = []
-    for chunk in _chunks(sorted(issuer_ciks)):
-        stmt = (
-            select(EP.issuer_cik)
-            .where(EP.issuer_cik.in_(chunk), EP.trade_date >= trade_since, EP.trade_date <= trade_until)
-            .group_by(EP.issuer_cik)
-            .having(func.count(func.distinct(EP.accession)) >= at_least)
+class RuleRun(NamedTuple):
+    """A run of an issuer's purchases, linked by trade dates at most W days apart, that may hold a cluster
+    with a member filed in the window (rule_runs)."""
+
+    issuer_cik: str
+    first_trade_date: date
+    last_trade_date: date
+    # The run spans at most the cluster span and has at least N whole-history buyers.
+    at_least_n_buyers_within_span: bool
+
+
+def _days_between(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "sqlite":  # dates are stored as ISO text
+        return func.julianday(later) - func.julianday(earlier)
+    result: ColumnElement[Any] = later - earlier  # date - date is a whole number of days
+    return result
+
+
+def rule_runs(
+    session: Session,
+    *,
+    issuer_ciks: Sequence[str],
+    trade_since: date,
+    n: int,
+    w: int,
+    max_span_days: int,
+    since: datetime,
+    until: datetime | None,
+) -> list[RuleRun]:
+    """The runs of these issuers' purchases traded since `trade_since` (cut wherever consecutive trade
+    dates are more than `w` days apart, with no span limit) that hold a purchase filed in [since, until)
+    and at least `n` distinct filer sets. Only in those runs can a cluster of rule (n, w) have a member
+    filed in the window: every point-in-time group lies inside one run, and its buyers are unions of
+    filer sets."""
+    in_window = EP.known_at >= since if until is None else and_(EP.known_at >= since, EP.known_at < until)
+    by_date = (EP.trade_date, EP.transaction_id)
+    previous = func.lag(EP.trade_date).over(partition_by=EP.issuer_cik, order_by=by_date)
+    dated = (
+        select(
+            EP.issuer_cik,
+            EP.transaction_id,
+            EP.owner_ciks,
+            EP.buyer_key,
+            EP.trade_date,
+            case((in_window, 1), else_=0).label("in_window"),
+            case((_days_between(session, EP.trade_date, previous) > w, 1), else_=0).label("starts_run"),
         )
-        out.extend(session.scalars(stmt))
+        .where(EP.issuer_cik.in_(bindparam("ciks", expanding=True)), EP.trade_date >= trade_since)
+        .subquery("dated")
+    )
+    run_no = func.sum(dated.c.starts_run).over(
+        partition_by=dated.c.issuer_cik, order_by=(dated.c.trade_date, dated.c.transaction_id), rows=(None, 0)
+    )
+    numbered = select(*dated.c, run_no.label("run")).subquery("numbered")
+    first, last = func.min(numbered.c.trade_date), func.max(numbered.c.trade_date)
+    stmt = (
+        select(
+            numbered.c.issuer_cik,
+            first,
+            last,
+            case(
+                (
+                    and_(
+                        _days_between(session, last, first) <= max_span_days,
+                        func.count(func.distinct(numbered.c.buyer_key)) >= n,
+                    ),
+                    1,
+                ),
+                else_=0,
+            ),
+        )
+        .group_by(numbered.c.issuer_cik, numbered.c.run)
+        .having(func.max(numbered.c.in_window) == 1, func.count(func.distinct(numbered.c.owner_ciks)) >= n)
+    )
+    # PostgreSQL takes all the issuers at once (each statement plans the window functions again).
+    chunk_size = 500 if session.get_bind().dialect.name == "sqlite" else 5_000
+    out: list[RuleRun] = []
+    for chunk in _chunks(sorted(issuer_ciks), chunk_size):
+        rows = session.execute(stmt, {"ciks": list(chunk)})
+        out.extend(
+            RuleRun(cik, first_date, last_date, bool(whole)) for cik, first_date, last_date, whole in rows
+        )
     return out
 
 

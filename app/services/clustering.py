@@ -4,7 +4,6 @@ rule (N=3, W=14) incrementally per issuer, and compute any other rule on request
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from app.models.purchase import OWNER_CIK_SEPARATOR, OWNER_NAME_SEPARATOR
 from app.repositories import clusters as clusters_repo
 from app.repositories.clusters import MemberFacts, OwnerRow, PurchaseRow
 from app.schemas.overview import RuleFacts
@@ -42,19 +42,31 @@ def purchase_records(
 ) -> list[PurchaseRecord]:
     """Eligible purchases as clustering input, each with the owner CIKs of its filing, read from the
     stored screener facts (what any rule computed on request starts from)."""
-    rows = clusters_repo.purchase_owner_rows(
+    rows = clusters_repo.purchase_input_rows(
         session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
     )
-    # One row per (purchase, owner CIK): each row carries its owner_cik as an owner row would. A filing's
-    # owners are taken from the rows of one of its purchases (every purchase repeats them all).
-    owners: dict[str, list[Any]] = defaultdict(list)
-    first: dict[int, Any] = {}
-    owners_from: dict[str, int] = {}
-    for r in rows:
-        if owners_from.setdefault(r.accession, r.transaction_id) == r.transaction_id:
-            owners[r.accession].append(r)
-        first.setdefault(r.transaction_id, r)
-    return _records(list(first.values()), owners)
+    owner_sets: dict[str, frozenset[str]] = {}  # one per filing, shared by its purchases
+    records = []
+    for transaction_id, issuer_cik, accession, trade_date, known_at, shares, value, owner_ciks in rows:
+        owners = owner_sets.get(accession)
+        if owners is None:
+            owners = owner_sets[accession] = frozenset(owner_ciks.split(OWNER_CIK_SEPARATOR))
+        # Positional, in PurchaseRecord's field order (thousands per rule computed on request). The price
+        # is the effective one: explicit, or the footnote-range midpoint the value was built from.
+        records.append(
+            PurchaseRecord(
+                transaction_id,
+                issuer_cik,
+                accession,
+                owners,
+                trade_date,
+                known_at,
+                shares,
+                value / shares,
+                value,
+            )
+        )
+    return records
 
 
 def _records(rows: Sequence[PurchaseRow], owners: dict[str, list[OwnerRow]]) -> list[PurchaseRecord]:
@@ -93,12 +105,14 @@ def clusters_for_rule(
     issuer_ciks: Iterable[str] | None = None,
     trade_since: date | None = None,
     trade_until: date | None = None,
+    filed_between: tuple[datetime, datetime | None] | None = None,
 ) -> list[ClusterResult]:
-    """Compute clusters under any rule (2 ≤ N ≤ 10, 1 ≤ W ≤ 90) without storing them."""
+    """Compute clusters under any rule (2 ≤ N ≤ 10, 1 ≤ W ≤ 90) without storing them (with
+    `filed_between`, only those in runs of linked purchases with one filed then: see find_clusters)."""
     records = purchase_records(
         session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
     )
-    return find_clusters(records, n=n, w=w)
+    return find_clusters(records, n=n, w=w, filed_between=filed_between)
 
 
 def rule_facts() -> RuleFacts:
@@ -282,6 +296,10 @@ def _purchase_facts(
             "cluster_id": cluster_of.get(p.transaction_id),
             "flags": bits_of(purchase_flags(row_of[p.transaction_id]), PURCHASE_FLAGS),
             "shares_owned_before": row_of[p.transaction_id].shares_owned_before,
+            "owner_ciks": OWNER_CIK_SEPARATOR.join(sorted(p.owner_ciks)),
+            "owner_names": OWNER_NAME_SEPARATOR.join(
+                o.owner_cik if o.name_as_filed is None else o.name_as_filed for o in owners[p.accession]
+            ),
         }
         for p in records
     ]

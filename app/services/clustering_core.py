@@ -123,8 +123,12 @@ def find_clusters(
     n: int = DEFAULT_N,
     w: int = DEFAULT_W,
     max_span_days: int = MAX_SPAN_DAYS,
+    filed_between: tuple[datetime, datetime | None] | None = None,
 ) -> list[ClusterResult]:
-    """Find every cluster under rule (n, w), ordered by issuer CIK then first trade date."""
+    """Find every cluster under rule (n, w), ordered by issuer CIK then first trade date.
+
+    With `filed_between` = (since, until), only the runs of linked purchases with one filed in
+    [since, until) are replayed: clusters elsewhere are left out, those kept are unchanged."""
     validate_rule(n, w, max_span_days)
     rows = list(purchases)
     _validate_records(rows)
@@ -133,7 +137,9 @@ def find_clusters(
         by_issuer[p.issuer_cik].append(p)
     results: list[ClusterResult] = []
     for issuer in sorted(by_issuer):
-        results.extend(_IssuerReplay(issuer, by_issuer[issuer], n, w, max_span_days).clusters())
+        results.extend(
+            _IssuerReplay(issuer, by_issuer[issuer], n, w, max_span_days, filed_between).clusters()
+        )
     return results
 
 
@@ -197,8 +203,17 @@ class _IssuerReplay:
     filings accepted later can add members or merge clusters but never move a trigger.
     """
 
-    def __init__(self, issuer: str, rows: list[PurchaseRecord], n: int, w: int, span: int) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        rows: list[PurchaseRecord],
+        n: int,
+        w: int,
+        span: int,
+        filed_between: tuple[datetime, datetime | None] | None = None,
+    ) -> None:
         self.issuer, self.n, self.w, self.span = issuer, n, w, span
+        self.filed_between = filed_between
         rows.sort(key=_date_key)
         self.rows = rows
         self.ords = [r.trade_date.toordinal() for r in rows]
@@ -231,6 +246,18 @@ class _IssuerReplay:
         # the chain's number of distinct owner sets (a buyer is a union of filings' owner sets).
         rows, n = self.rows, self.n
         chains = [c for c in _split(range(len(rows)), self.ords, self.w, 1 << 30) if c[1] - c[0] >= n]
+        if self.filed_between is not None:
+            # Births, re-cuts and results stay inside a chain; only buyer identities (the union-find,
+            # which _replay runs over every row) cross chains.
+            since, until = self.filed_between
+            chains = [
+                (s, e)
+                for s, e in chains
+                if any(
+                    since <= rows[i].known_at and (until is None or rows[i].known_at < until)
+                    for i in range(s, e)
+                )
+            ]
         return [(s, e) for s, e in chains if len({rows[i].owner_ciks for i in range(s, e)}) >= n]
 
     def clusters(self) -> list[ClusterResult]:

@@ -30,7 +30,7 @@ from app.schemas.screener import (
 )
 from app.services import roles as roles_service
 from app.services.clustering import PURCHASE_FLAGS, clusters_for_rule, names_of, roles_bits
-from app.services.clustering_core import DEFAULT_N, DEFAULT_W, MAX_SPAN_DAYS
+from app.services.clustering_core import DEFAULT_N, DEFAULT_W, MAX_SPAN_DAYS, ClusterResult
 
 EASTERN = ZoneInfo("America/New_York")
 PRICE_Q = Decimal("0.0001")
@@ -80,37 +80,82 @@ def roles_of_bits(bits: int) -> tuple[str, ...]:
     return tuple(names_of(bits, roles_service.ROLE_ORDER))
 
 
+def _rule_runs(
+    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, totals: list[IssuerTotals]
+) -> tuple[list[screener_repo.RuleRun], list[ClusterResult]]:
+    """Where a non-default rule has clusters with a purchase filed in the window: runs that are one cluster
+    as a whole, and the clusters of the issuers that must be replayed point in time.
+
+    SQL cuts each issuer's purchases into W-linked runs first. A run with fewer than N filer sets holds
+    no cluster. A run spanning at most the maximum span with at least N whole-history buyers is one
+    cluster as a whole: when the replay last re-cuts that group, its buyers (merged over fewer filings)
+    are at least N, so it holds a birth or an earlier one. Only the issuers with another run touching
+    the window are replayed."""
+    if not totals:
+        return [], []
+    # Look back far enough to see whole groups that reach into the window.
+    since = min(t.first_trade_date for t in totals) - timedelta(days=MAX_SPAN_DAYS)
+    runs = screener_repo.rule_runs(
+        session,
+        issuer_ciks=[t.issuer_cik for t in totals],
+        trade_since=since,
+        n=f.n,
+        w=f.w,
+        max_span_days=MAX_SPAN_DAYS,
+        since=rf.since,
+        until=rf.until,
+    )
+    to_replay = sorted({r.issuer_cik for r in runs if not r.at_least_n_buyers_within_span})
+    results = (
+        clusters_for_rule(
+            session,
+            n=f.n,
+            w=f.w,
+            issuer_ciks=to_replay,
+            trade_since=since,
+            filed_between=(rf.since, rf.until),
+        )
+        if to_replay
+        else []
+    )
+    return [r for r in runs if r.at_least_n_buyers_within_span], results
+
+
+def _filed_in(rf: screener_repo.RowFilter, known_at: datetime) -> bool:
+    return known_at >= rf.since and (rf.until is None or known_at < rf.until)
+
+
 def rule_members(
     session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, totals: list[IssuerTotals]
 ) -> dict[int, str]:
     """Purchases of the window (under `rf`) that belong to a cluster under a non-default rule, with
-    their issuer. Only issuers with enough filings to reach N buyers are computed."""
-    if not totals:
+    their issuer."""
+    whole_runs, results = _rule_runs(session, f, rf, totals)
+    runs_of: dict[str, list[tuple[date, date]]] = defaultdict(list)
+    for run in whole_runs:
+        runs_of[run.issuer_cik].append((run.first_trade_date, run.last_trade_date))
+    replayed = {m.transaction_id for r in results for m in r.members if _filed_in(rf, m.known_at)}
+    issuers = sorted(set(runs_of) | {r.issuer_cik for r in results})
+    if not issuers:
         return {}
-    # Look back far enough to see whole groups that reach into the window.
-    since = min(t.first_trade_date for t in totals) - timedelta(days=MAX_SPAN_DAYS)
-    until = max(t.last_trade_date for t in totals) + timedelta(days=MAX_SPAN_DAYS)
-    candidates = screener_repo.issuers_with_accessions(
-        session,
-        trade_since=since,
-        trade_until=until,
-        issuer_ciks=[t.issuer_cik for t in totals],
-        at_least=f.n,
-    )
-    if not candidates:
-        return {}
-    results = clusters_for_rule(session, n=f.n, w=f.w, issuer_ciks=candidates, trade_since=since)
-    members = {m.transaction_id: (r.issuer_cik, m.known_at) for r in results for m in r.members}
-    if rf.selects_by_window_and_issuer():
-        # The replay read every purchase of these issuers traded since the look-back start, which is
-        # before any of their window's purchases: the window's members are those filed in it.
-        return {
-            i: cik
-            for i, (cik, known_at) in members.items()
-            if known_at >= rf.since and (rf.until is None or known_at < rf.until)
-        }
-    window_ids = screener_repo.purchase_ids(session, replace(rf, issuer_ciks=candidates))
-    return {i: members[i][0] for i in window_ids if i in members}
+    return {
+        i: cik
+        for i, cik, trade_date in screener_repo.purchase_dates(session, replace(rf, issuer_ciks=issuers))
+        if i in replayed or any(first <= trade_date <= last for first, last in runs_of.get(cik, ()))
+    }
+
+
+def rule_issuers(
+    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, totals: list[IssuerTotals]
+) -> set[str]:
+    """Issuers with a purchase of the window (under `rf`) in a cluster under a non-default rule."""
+    if not rf.selects_by_window_and_issuer():
+        return set(rule_members(session, f, rf, totals).values())
+    # Every purchase filed in the window counts: a run that holds one is enough.
+    whole_runs, results = _rule_runs(session, f, rf, totals)
+    return {run.issuer_cik for run in whole_runs} | {
+        r.issuer_cik for r in results if any(_filed_in(rf, m.known_at) for m in r.members)
+    }
 
 
 def delta_own(shares: Decimal, before: Decimal | None) -> tuple[float | None, bool]:
@@ -154,7 +199,7 @@ def build_screener_page(
     def rule_met_by(companies: list[IssuerTotals]) -> set[str]:
         if default_rule:
             return {t.issuer_cik for t in companies if t.cluster_id}
-        return set(rule_members(session, filters, rf, companies).values())
+        return rule_issuers(session, filters, rf, companies)
 
     if sort_in_sql and (default_rule or not filters.clusters_only):
         # Sorted, filtered, counted and paged in SQL: only the page's companies are loaded at all.
