@@ -11,6 +11,7 @@ from typing import Any, NamedTuple, TypeVarTuple
 
 from sqlalchemy import (
     Select,
+    String,
     and_,
     bindparam,
     case,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     text,
     type_coerce,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -442,6 +444,12 @@ def purchase_page_ids(
     return list(session.scalars(stmt)), int(total)
 
 
+def first_trade_dates(session: Session, f: RowFilter) -> dict[str, date]:
+    """The first trade date of each issuer's purchases that `f` selects."""
+    stmt = _matching(select(EP.issuer_cik, func.min(EP.trade_date)), f).group_by(EP.issuer_cik)
+    return dict(core_rows(session, stmt))
+
+
 def purchase_dates(session: Session, f: RowFilter) -> list[tuple[int, str, date]]:
     """Id, issuer and trade date of every purchase `f` selects."""
     stmt = _matching(select(EP.transaction_id, EP.issuer_cik, EP.trade_date), f)
@@ -464,6 +472,15 @@ def _days_between(session: Session, later: Any, earlier: Any) -> ColumnElement[A
         return func.julianday(later) - func.julianday(earlier)
     result: ColumnElement[Any] = later - earlier  # date - date is a whole number of days
     return result
+
+
+def _one_of(session: Session, column: Any, name: str) -> ColumnElement[bool]:
+    """`column` IN the list bound as `name`: one array parameter on PostgreSQL, a list elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        result: ColumnElement[bool] = column == func.any(bindparam(name, type_=postgresql.ARRAY(String)))
+        return result
+    listed: ColumnElement[bool] = column.in_(bindparam(name, expanding=True))
+    return listed
 
 
 def rule_runs(
@@ -495,7 +512,7 @@ def rule_runs(
             case((in_window, 1), else_=0).label("in_window"),
             case((_days_between(session, EP.trade_date, previous) > w, 1), else_=0).label("starts_run"),
         )
-        .where(EP.issuer_cik.in_(bindparam("ciks", expanding=True)), EP.trade_date >= trade_since)
+        .where(_one_of(session, EP.issuer_cik, "ciks"), EP.trade_date >= trade_since)
         .subquery("dated")
     )
     run_no = func.sum(dated.c.starts_run).over(
@@ -522,14 +539,45 @@ def rule_runs(
         .group_by(numbered.c.issuer_cik, numbered.c.run)
         .having(func.max(numbered.c.in_window) == 1, func.count(func.distinct(numbered.c.owner_ciks)) >= n)
     )
-    # PostgreSQL takes all the issuers at once (each statement plans the window functions again).
-    chunk_size = 500 if session.get_bind().dialect.name == "sqlite" else 5_000
+    # PostgreSQL takes all the issuers at once, as one array parameter: each statement plans the window
+    # functions again, and a list of literals costs more to plan than the query takes to run.
+    chunk_size = 500 if session.get_bind().dialect.name == "sqlite" else len(issuer_ciks) or 1
     out: list[RuleRun] = []
     for chunk in _chunks(sorted(issuer_ciks), chunk_size):
         rows = session.execute(stmt, {"ciks": list(chunk)})
         out.extend(
             RuleRun(cik, first_date, last_date, bool(whole)) for cik, first_date, last_date, whole in rows
         )
+    return out
+
+
+class RunPurchase(NamedTuple):
+    issuer_cik: str
+    trade_date: date
+    buyer_key: str
+    filed_in_window: bool
+
+
+def run_purchases(
+    session: Session,
+    *,
+    issuer_ciks: Sequence[str],
+    trade_since: date,
+    since: datetime,
+    until: datetime | None,
+) -> list[RunPurchase]:
+    """These issuers' purchases traded since `trade_since`, in trade-date order, with their whole-history
+    buyer and whether each was filed in [since, until) (to cut rule_runs' long runs by the span)."""
+    in_window = EP.known_at >= since if until is None else and_(EP.known_at >= since, EP.known_at < until)
+    stmt = (
+        select(EP.issuer_cik, EP.trade_date, EP.buyer_key, case((in_window, 1), else_=0))
+        .where(EP.trade_date >= trade_since)
+        .order_by(EP.issuer_cik, EP.trade_date)
+    )
+    out: list[RunPurchase] = []
+    for chunk in _chunks(sorted(issuer_ciks)):
+        rows = core_rows(session, stmt.where(EP.issuer_cik.in_(chunk)))
+        out.extend(RunPurchase(cik, day, buyer, bool(filed)) for cik, day, buyer, filed in rows)
     return out
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -80,24 +80,34 @@ def roles_of_bits(bits: int) -> tuple[str, ...]:
     return tuple(names_of(bits, roles_service.ROLE_ORDER))
 
 
+ClusterDates = tuple[str, date, date]  # an issuer's purchases traded from..to that are one cluster
+
+
 def _rule_runs(
-    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, totals: list[IssuerTotals]
-) -> tuple[list[screener_repo.RuleRun], list[ClusterResult]]:
-    """Where a non-default rule has clusters with a purchase filed in the window: runs that are one cluster
-    as a whole, and the clusters of the issuers that must be replayed point in time.
+    session: Session,
+    f: ScreenerFilters,
+    rf: screener_repo.RowFilter,
+    first_trades: Mapping[str, date],
+    *,
+    all_members: bool,
+) -> tuple[list[ClusterDates], list[ClusterResult]]:
+    """Where a non-default rule has clusters with a purchase filed in the window: trade-date ranges whose
+    purchases are one cluster as a whole, and the clusters of the issuers replayed point in time (every
+    issuer with another group touching the window when `all_members`, else only those not already
+    shown to have a cluster there).
 
     SQL cuts each issuer's purchases into W-linked runs first. A run with fewer than N filer sets holds
-    no cluster. A run spanning at most the maximum span with at least N whole-history buyers is one
+    no cluster. A final group (a run cut by the maximum span) with at least N whole-history buyers is one
     cluster as a whole: when the replay last re-cuts that group, its buyers (merged over fewer filings)
-    are at least N, so it holds a birth or an earlier one. Only the issuers with another run touching
-    the window are replayed."""
-    if not totals:
+    are at least N, so it holds a birth or an earlier one. A group with fewer buyers may still hold the
+    birth of an earlier, differently cut group: only its issuer is replayed."""
+    if not first_trades:
         return [], []
     # Look back far enough to see whole groups that reach into the window.
-    since = min(t.first_trade_date for t in totals) - timedelta(days=MAX_SPAN_DAYS)
+    since = min(first_trades.values()) - timedelta(days=MAX_SPAN_DAYS)
     runs = screener_repo.rule_runs(
         session,
-        issuer_ciks=[t.issuer_cik for t in totals],
+        issuer_ciks=list(first_trades),
         trade_since=since,
         n=f.n,
         w=f.w,
@@ -105,20 +115,67 @@ def _rule_runs(
         since=rf.since,
         until=rf.until,
     )
-    to_replay = sorted({r.issuer_cik for r in runs if not r.at_least_n_buyers_within_span})
+    whole = [
+        (r.issuer_cik, r.first_trade_date, r.last_trade_date) for r in runs if r.at_least_n_buyers_within_span
+    ]
+    long_runs = [r for r in runs if not r.at_least_n_buyers_within_span]
+    to_replay: set[str] = set()
+    if long_runs:
+        purchases = screener_repo.run_purchases(
+            session,
+            issuer_ciks=sorted({r.issuer_cik for r in long_runs}),
+            trade_since=since,
+            since=rf.since,
+            until=rf.until,
+        )
+        settled, to_replay = _groups_by_span(long_runs, purchases, f.n)
+        whole.extend(settled)
+        if not all_members:
+            to_replay -= {cik for cik, _, _ in whole}
     results = (
         clusters_for_rule(
             session,
             n=f.n,
             w=f.w,
-            issuer_ciks=to_replay,
+            issuer_ciks=sorted(to_replay),
             trade_since=since,
             filed_between=(rf.since, rf.until),
         )
         if to_replay
         else []
     )
-    return [r for r in runs if r.at_least_n_buyers_within_span], results
+    return whole, results
+
+
+def _groups_by_span(
+    runs: list[screener_repo.RuleRun], purchases: list[screener_repo.RunPurchase], n: int
+) -> tuple[list[ClusterDates], set[str]]:
+    """Cut these runs by the maximum span, as the replay's final groups: the groups touching the window
+    with at least N buyers (whole clusters), and the issuers with another group touching it."""
+    by_issuer: dict[str, list[screener_repo.RunPurchase]] = defaultdict(list)
+    for p in purchases:  # in trade-date order
+        by_issuer[p.issuer_cik].append(p)
+    whole: list[ClusterDates] = []
+    unsettled: set[str] = set()
+    for run in runs:
+        rows = [
+            p
+            for p in by_issuer[run.issuer_cik]
+            if run.first_trade_date <= p.trade_date <= run.last_trade_date
+        ]
+        groups: list[list[screener_repo.RunPurchase]] = []
+        for p in rows:
+            if not groups or (p.trade_date - groups[-1][0].trade_date).days > MAX_SPAN_DAYS:
+                groups.append([])
+            groups[-1].append(p)
+        for group in groups:
+            if not any(p.filed_in_window for p in group):
+                continue
+            if len({p.buyer_key for p in group}) >= n:
+                whole.append((run.issuer_cik, group[0].trade_date, group[-1].trade_date))
+            else:
+                unsettled.add(run.issuer_cik)
+    return whole, unsettled
 
 
 def _filed_in(rf: screener_repo.RowFilter, known_at: datetime) -> bool:
@@ -126,14 +183,15 @@ def _filed_in(rf: screener_repo.RowFilter, known_at: datetime) -> bool:
 
 
 def rule_members(
-    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, totals: list[IssuerTotals]
+    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, first_trades: Mapping[str, date]
 ) -> dict[int, str]:
     """Purchases of the window (under `rf`) that belong to a cluster under a non-default rule, with
-    their issuer."""
-    whole_runs, results = _rule_runs(session, f, rf, totals)
+    their issuer; `first_trades`: the first trade date in the window (under `rf`) of each issuer to
+    look at (screener_repo.first_trade_dates)."""
+    whole, results = _rule_runs(session, f, rf, first_trades, all_members=True)
     runs_of: dict[str, list[tuple[date, date]]] = defaultdict(list)
-    for run in whole_runs:
-        runs_of[run.issuer_cik].append((run.first_trade_date, run.last_trade_date))
+    for cik, first, last in whole:
+        runs_of[cik].append((first, last))
     replayed = {m.transaction_id for r in results for m in r.members if _filed_in(rf, m.known_at)}
     issuers = sorted(set(runs_of) | {r.issuer_cik for r in results})
     if not issuers:
@@ -146,14 +204,15 @@ def rule_members(
 
 
 def rule_issuers(
-    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, totals: list[IssuerTotals]
+    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, first_trades: Mapping[str, date]
 ) -> set[str]:
-    """Issuers with a purchase of the window (under `rf`) in a cluster under a non-default rule."""
+    """Issuers with a purchase of the window (under `rf`) in a cluster under a non-default rule (see
+    rule_members)."""
     if not rf.selects_by_window_and_issuer():
-        return set(rule_members(session, f, rf, totals).values())
+        return set(rule_members(session, f, rf, first_trades).values())
     # Every purchase filed in the window counts: a run that holds one is enough.
-    whole_runs, results = _rule_runs(session, f, rf, totals)
-    return {run.issuer_cik for run in whole_runs} | {
+    whole, results = _rule_runs(session, f, rf, first_trades, all_members=False)
+    return {cik for cik, _, _ in whole} | {
         r.issuer_cik for r in results if any(_filed_in(rf, m.known_at) for m in r.members)
     }
 
@@ -199,7 +258,7 @@ def build_screener_page(
     def rule_met_by(companies: list[IssuerTotals]) -> set[str]:
         if default_rule:
             return {t.issuer_cik for t in companies if t.cluster_id}
-        return rule_issuers(session, filters, rf, companies)
+        return rule_issuers(session, filters, rf, {t.issuer_cik: t.first_trade_date for t in companies})
 
     if sort_in_sql and (default_rule or not filters.clusters_only):
         # Sorted, filtered, counted and paged in SQL: only the page's companies are loaded at all.

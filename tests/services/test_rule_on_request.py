@@ -113,8 +113,10 @@ def test_rule_on_request_matches_the_full_replay(clean_engine: Engine, tmp_path:
                     management_mask=screener_service.MANAGEMENT_MASK,
                 )
                 expected = _full_replay_members(s, f, rf, totals)
-                assert screener_service.rule_members(s, f, rf, totals) == expected, (n, w, query)
-                assert screener_service.rule_issuers(s, f, rf, totals) == set(expected.values()), (
+                first_trades = screener_repo.first_trade_dates(s, rf)
+                assert first_trades == {t.issuer_cik: t.first_trade_date for t in totals}
+                assert screener_service.rule_members(s, f, rf, first_trades) == expected, (n, w, query)
+                assert screener_service.rule_issuers(s, f, rf, first_trades) == set(expected.values()), (
                     n,
                     w,
                     query,
