@@ -50,6 +50,7 @@ def build_purchases_page(
     window = screener_service.window_of(filters, now)
     default_rule = (filters.n, filters.w) == (DEFAULT_N, DEFAULT_W)
     rf = screener_service.row_filter(
+        session,
         filters,
         window,
         min_value=filters.min_value or None,

@@ -60,16 +60,19 @@ MANAGEMENT_MASK = roles_bits(
 )
 
 
-def row_filter(f: ScreenerFilters, window: Window, **extra: Any) -> screener_repo.RowFilter:
-    """The repository's row filter for a filter set and its window (`extra`: the purchases view's own)."""
+def row_filter(session: Session, f: ScreenerFilters, window: Window, **extra: Any) -> screener_repo.RowFilter:
+    """The repository's row filter for a filter set and its window (`extra`: the purchases view's own);
+    the sector and text filters become the list of issuers they select."""
+    issuer_ciks = None
+    if f.sector or (f.q and f.q.strip()):
+        issuer_ciks = screener_repo.issuers_matching(session, q=f.q, sector=f.sector)
     return screener_repo.RowFilter(
         since=window.since,
         until=window.until,
         role_mask=ROLE_MASKS[f.role],
         min_price=f.min_price,
         max_price=f.max_price,
-        sector=f.sector,
-        q=f.q,
+        issuer_ciks=issuer_ciks,
         **extra,
     )
 
@@ -249,7 +252,7 @@ def build_screener_page(
     only the rows of the page shown load their purchases (buyers, roles, ΔOwn, flags)."""
     now = now or datetime.now(UTC)
     window = window_of(filters, now)
-    rf = row_filter(filters, window)
+    rf = row_filter(session, filters, window)
     default_rule = (filters.n, filters.w) == (DEFAULT_N, DEFAULT_W)
     start, end = (filters.page - 1) * filters.page_size, filters.page * filters.page_size
     reverse = filters.order is Order.desc

@@ -105,7 +105,7 @@ def test_rule_on_request_matches_the_full_replay(clean_engine: Engine, tmp_path:
                 {"days": 120, "min_price": "12"},
             ):
                 f = ScreenerFilters.model_validate({**query, "n": n, "w": w})
-                rf = screener_service.row_filter(f, screener_service.window_of(f, now))
+                rf = screener_service.row_filter(s, f, screener_service.window_of(f, now))
                 totals = screener_repo.issuer_totals(
                     s,
                     rf,

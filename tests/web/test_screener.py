@@ -219,6 +219,24 @@ class TestScreenerPage:
         assert {t: r["n_buyers"] for t, r in by_ticker.items()} == {"EXMP": 3, "OTHR": 1, "HOST": 1}
         assert [t for t, r in by_ticker.items() if "ten_percent_owner_only" in r["flags"]] == ["OTHR"]
 
+    def test_sector_and_search_select_companies_and_page_their_purchases(
+        self, client: TestClient, loaded: Engine
+    ) -> None:
+        from app.models import Issuer
+
+        with loaded.begin() as conn:
+            conn.execute(Issuer.__table__.update().where(Issuer.ticker == "HOST").values(sector="Energy"))
+
+        def tickers(query: str, path: str = "/api/screener") -> list[str]:
+            return sorted({r["ticker"] for r in client.get(f"{path}?{WINDOW}&{query}").json()["rows"]})
+
+        assert tickers("sector=energy") == ["HOST"]  # any case
+        assert tickers("sector=energy", "/api/purchases") == ["HOST"]
+        assert tickers("sector=Energy&q=exm") == []  # both must hold
+        assert tickers("q=EXM") == ["EXMP"]
+        assert tickers("sector=Utilities") == []
+        assert client.get(f"/api/screener?{WINDOW}&sector=Utilities").json()["total_rows"] == 0
+
     def test_role_filter_counts_only_matching_buyers(self, client: TestClient, loaded: Engine) -> None:
         (row,) = _table(client.get(f"/?{WINDOW}&role=ceo_cfo").text, "screener")
         assert row["Insiders"] == "2"
