@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
 
 EASTERN = ZoneInfo("America/New_York")
 
@@ -213,3 +216,16 @@ def purchase_filing(
         **doc_kw,
     )  # type: ignore[arg-type]
     return submission_txt(form4_xml(doc), accession=accession, accepted_at_et=accepted_at_et)
+
+
+def ingest_submissions(engine: Engine, folder: Path, files: dict[str, bytes]) -> None:
+    """Write these submissions to `folder` and ingest them through the real path; none may be rejected."""
+    from app.ingest.files import ingest_files
+
+    paths = []
+    for name, data in files.items():
+        path = folder / name
+        path.write_bytes(data)
+        paths.append(path)
+    report = ingest_files(paths, engine=engine, max_bytes=5_000_000)
+    assert report.rejected == 0, report.rejections

@@ -10,22 +10,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from app.db import session_scope
-from app.ingest.files import ingest_files
 from app.models import Cluster, ClusterMember
 from app.services import clustering as clustering_service
-from tests.factories import Doc, Owner, Tx, form4_xml, purchase_filing, submission_txt
-
-MAX = 5_000_000
-
-
-def _ingest(engine: Engine, folder: Path, files: dict[str, bytes]) -> None:
-    paths = []
-    for name, data in files.items():
-        path = folder / name
-        path.write_bytes(data)
-        paths.append(path)
-    report = ingest_files(paths, engine=engine, max_bytes=MAX)
-    assert report.rejected == 0, report.rejections
+from tests.factories import Doc, Owner, Tx, form4_xml, ingest_submissions, purchase_filing, submission_txt
 
 
 def _clusters(engine: Engine) -> list[Cluster]:
@@ -77,7 +64,7 @@ class TestDefaultRule:
     def test_three_distinct_insiders_within_w_make_one_cluster(
         self, clean_engine: Engine, tmp_path: Path
     ) -> None:
-        _ingest(clean_engine, tmp_path, _three_buyers())
+        ingest_submissions(clean_engine, tmp_path, _three_buyers())
         (cluster,) = _clusters(clean_engine)
         assert cluster.id == "0000001234-2024-03-04"
         assert cluster.n_buyers == 3
@@ -95,7 +82,7 @@ class TestDefaultRule:
     def test_two_buyers_are_not_a_cluster(self, clean_engine: Engine, tmp_path: Path) -> None:
         files = _three_buyers()
         files.pop("c.txt")
-        _ingest(clean_engine, tmp_path, files)
+        ingest_submissions(clean_engine, tmp_path, files)
         assert _clusters(clean_engine) == []
 
     def test_a_gap_longer_than_w_splits_the_group(self, clean_engine: Engine, tmp_path: Path) -> None:
@@ -103,7 +90,7 @@ class TestDefaultRule:
         files["c.txt"] = purchase_filing(
             "0000000103-24-000001", "2024-03-23T09:15:00", owners=[CAROL], trade_date="2024-03-22"
         )  # 15 days after Bob's trade
-        _ingest(clean_engine, tmp_path, files)
+        ingest_submissions(clean_engine, tmp_path, files)
         assert _clusters(clean_engine) == []
 
     def test_joint_filers_of_one_filing_count_as_one_buyer(
@@ -121,7 +108,7 @@ class TestDefaultRule:
             ),
             "b.txt": _three_buyers()["b.txt"],
         }
-        _ingest(clean_engine, tmp_path, files)
+        ingest_submissions(clean_engine, tmp_path, files)
         assert _clusters(clean_engine) == []  # only two buyers
 
     def test_filings_sharing_an_owner_are_one_buyer(self, clean_engine: Engine, tmp_path: Path) -> None:
@@ -130,7 +117,7 @@ class TestDefaultRule:
         files["c.txt"] = purchase_filing(
             "0000000103-24-000001", "2024-03-13T09:15:00", owners=[CAROL, ALICE], trade_date="2024-03-12"
         )
-        _ingest(clean_engine, tmp_path, files)
+        ingest_submissions(clean_engine, tmp_path, files)
         assert _clusters(clean_engine) == []
 
     def test_the_same_block_filed_by_each_entity_of_a_chain_counts_once(
@@ -150,7 +137,7 @@ class TestDefaultRule:
         }
         files["b.txt"] = _three_buyers()["b.txt"]
         files["c.txt"] = _three_buyers()["c.txt"]
-        _ingest(clean_engine, tmp_path, files)
+        ingest_submissions(clean_engine, tmp_path, files)
         (cluster,) = _clusters(clean_engine)
         assert cluster.n_buyers == 3  # the chain is one buyer, plus Bob and Carol
         assert cluster.total_value == Decimal("50000") + Decimal("21000") + Decimal("5500")
@@ -172,7 +159,7 @@ class TestDefaultRule:
             accepted_at_et="2024-03-11T10:00:00",
             form_type="4/A",
         )
-        _ingest(clean_engine, tmp_path, files)
+        ingest_submissions(clean_engine, tmp_path, files)
         (cluster,) = _clusters(clean_engine)
         assert cluster.total_value == Decimal("36500")
         assert "amended" in cluster.flags
@@ -188,7 +175,7 @@ class TestDefaultRule:
         files["c.txt"] = submission_txt(
             form4_xml(calls), accession="0000000103-24-000001", accepted_at_et="2024-03-13T09:15:00"
         )
-        _ingest(clean_engine, tmp_path, files)
+        ingest_submissions(clean_engine, tmp_path, files)
         assert _clusters(clean_engine) == []
 
     def test_footnote_only_price_is_used_and_flagged(self, clean_engine: Engine, tmp_path: Path) -> None:
@@ -202,7 +189,7 @@ class TestDefaultRule:
         files["c.txt"] = submission_txt(
             form4_xml(ranged), accession="0000000103-24-000001", accepted_at_et="2024-03-13T09:15:00"
         )
-        _ingest(clean_engine, tmp_path, files)
+        ingest_submissions(clean_engine, tmp_path, files)
         (cluster,) = _clusters(clean_engine)
         assert cluster.total_value == Decimal("36500")  # midpoint 11.00 x 500
         assert "price_from_footnote" in cluster.flags
@@ -210,7 +197,7 @@ class TestDefaultRule:
     def test_later_purchases_extend_the_cluster_but_never_move_its_trigger(
         self, clean_engine: Engine, tmp_path: Path
     ) -> None:
-        _ingest(clean_engine, tmp_path, _three_buyers())
+        ingest_submissions(clean_engine, tmp_path, _three_buyers())
         (before,) = _clusters(clean_engine)
         later = {
             "d.txt": purchase_filing(
@@ -222,7 +209,7 @@ class TestDefaultRule:
                 price="12.00",
             )
         }
-        _ingest(clean_engine, tmp_path, later)
+        ingest_submissions(clean_engine, tmp_path, later)
         (after,) = _clusters(clean_engine)
         assert after.id == before.id
         assert (after.trigger_at, after.trigger_accession) == (before.trigger_at, before.trigger_accession)
@@ -233,9 +220,9 @@ class TestDefaultRule:
         assert after.week_value == before.week_value == Decimal("36500")
 
     def test_ids_survive_reingest_and_full_recompute(self, clean_engine: Engine, tmp_path: Path) -> None:
-        _ingest(clean_engine, tmp_path, _three_buyers())
+        ingest_submissions(clean_engine, tmp_path, _three_buyers())
         first = [(c.id, c.trigger_at, c.total_value) for c in _clusters(clean_engine)]
-        _ingest(clean_engine, tmp_path, _three_buyers())
+        ingest_submissions(clean_engine, tmp_path, _three_buyers())
         with session_scope(clean_engine, write=True) as s:
             clustering_service.refresh_all(s)
         assert [(c.id, c.trigger_at, c.total_value) for c in _clusters(clean_engine)] == first
@@ -251,6 +238,6 @@ class TestDefaultRule:
     ],
 )
 def test_any_rule_on_request(clean_engine: Engine, tmp_path: Path, n: int, w: int, expected: int) -> None:
-    _ingest(clean_engine, tmp_path, _three_buyers())
+    ingest_submissions(clean_engine, tmp_path, _three_buyers())
     with session_scope(clean_engine) as s:
         assert len(clustering_service.clusters_for_rule(s, n=n, w=w)) == expected

@@ -12,14 +12,13 @@ import pytest
 from sqlalchemy import Engine, select
 
 from app.db import session_scope
-from app.ingest.files import ingest_files
 from app.models import EligiblePurchase, FilingOwner
 from app.repositories import screener as screener_repo
 from app.schemas.screener import ScreenerFilters
 from app.services import clustering as clustering_service
 from app.services import screener as screener_service
 from app.services.clustering_core import MAX_SPAN_DAYS
-from tests.factories import Doc, Owner, Tx, form4_xml, submission_txt
+from tests.factories import Doc, Owner, Tx, form4_xml, ingest_submissions, submission_txt
 
 ISSUERS = ("0000007001", "0000007002", "0000007003")
 START = date(2024, 1, 2)
@@ -66,16 +65,6 @@ def _random_filings(seed: int) -> dict[str, bytes]:
     return files
 
 
-def _ingest(engine: Engine, folder: Path, files: dict[str, bytes]) -> None:
-    paths = []
-    for name, data in files.items():
-        path = folder / name
-        path.write_bytes(data)
-        paths.append(path)
-    report = ingest_files(paths, engine=engine, max_bytes=5_000_000)
-    assert report.rejected == 0, report.rejections
-
-
 def _full_replay_members(session, f: ScreenerFilters, rf, totals) -> dict[int, str]:
     """The reference: every purchase of the window's companies since the look-back start replayed,
     then the members filed in the window and selected by the row filter."""
@@ -91,7 +80,7 @@ def _full_replay_members(session, f: ScreenerFilters, rf, totals) -> dict[int, s
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_rule_on_request_matches_the_full_replay(clean_engine: Engine, tmp_path: Path, seed: int) -> None:
-    _ingest(clean_engine, tmp_path, _random_filings(seed))
+    ingest_submissions(clean_engine, tmp_path, _random_filings(seed))
     now = datetime(2024, 11, 20, tzinfo=UTC)
     checked = met = 0
     kinds: set[bool] = set()
@@ -143,7 +132,7 @@ def test_rule_on_request_matches_the_full_replay(clean_engine: Engine, tmp_path:
 
 
 def test_stored_owner_sets_and_names_follow_the_filing(clean_engine: Engine, tmp_path: Path) -> None:
-    _ingest(clean_engine, tmp_path, _random_filings(4))
+    ingest_submissions(clean_engine, tmp_path, _random_filings(4))
     with session_scope(clean_engine) as s:
         owners: dict[str, list[FilingOwner]] = {}
         for o in s.scalars(select(FilingOwner).order_by(FilingOwner.position)):

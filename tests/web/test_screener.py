@@ -14,8 +14,7 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from app.ingest.files import ingest_files
-from tests.factories import Doc, Owner, Tx, form4_xml, purchase_filing, submission_txt
+from tests.factories import Doc, Owner, Tx, form4_xml, ingest_submissions, purchase_filing, submission_txt
 
 WINDOW = "from=2024-03-01&to=2024-03-31"
 ALICE = Owner("0000000101", "ALICE A", officer=True, title="Chief Executive Officer")
@@ -97,13 +96,7 @@ def loaded(clean_engine: Engine, tmp_path: Path) -> Engine:
             accepted_at_et="2024-03-22T10:00:00",
         ),
     }
-    paths = []
-    for name, data in files.items():
-        path = tmp_path / name
-        path.write_bytes(data)
-        paths.append(path)
-    report = ingest_files(paths, engine=clean_engine, max_bytes=5_000_000)
-    assert report.rejected == 0
+    ingest_submissions(clean_engine, tmp_path, files)
     return clean_engine
 
 
@@ -314,15 +307,6 @@ class TestPurchasesPage:
         assert data["rows"][0]["accession"] == "0000000201-24-000001"
 
 
-def _ingest(engine: Engine, tmp_path: Path, files: dict[str, bytes]) -> None:
-    paths = []
-    for name, data in files.items():
-        path = tmp_path / name
-        path.write_bytes(data)
-        paths.append(path)
-    assert ingest_files(paths, engine=engine, max_bytes=5_000_000).rejected == 0
-
-
 class TestChainBlocks:
     """The same block filed by each entity of an ownership chain is one buyer and counted once."""
 
@@ -343,7 +327,7 @@ class TestChainBlocks:
         files["alice.txt"] = purchase_filing(
             "0000000101-24-000001", "2024-03-06T17:00:00", owners=[ALICE], trade_date="2024-03-05"
         )
-        _ingest(clean_engine, tmp_path, files)
+        ingest_submissions(clean_engine, tmp_path, files)
         return clean_engine
 
     def test_screener_counts_the_block_once(self, client: TestClient, chain: Engine) -> None:
