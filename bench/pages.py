@@ -84,6 +84,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("screener 90d n=2 w=30 (badges)", lambda s: "/?days=90&n=2&w=30"),
     Endpoint("screener 90d n=2 w=30 clusters only", lambda s: "/?days=90&n=2&w=30&clusters_only=true"),
     Endpoint("screener 3650d q=A (stress)", lambda s: "/?days=3650&q=A"),
+    # A user trying windows: each request's window selects another set of companies, so statements bound
+    # to a list of them are planned afresh (the same URL repeated runs on prepared, generic plans).
+    Endpoint(
+        "screener 60-119d n=2 w=30 (badges, varied)", lambda s: f"/?days={s.rng.randint(60, 119)}&n=2&w=30"
+    ),
+    Endpoint(
+        "screener 60-119d n=2 w=30 clusters only (varied)",
+        lambda s: f"/?days={s.rng.randint(60, 119)}&n=2&w=30&clusters_only=true",
+    ),
+    Endpoint("screener 600-1190d q=A (varied)", lambda s: f"/?days={s.rng.randint(60, 119)}0&q=A"),
     Endpoint("purchases default", lambda s: "/purchases"),
     Endpoint("purchases 365d by value", lambda s: "/purchases?days=365&sort=value"),
     Endpoint("api screener", lambda s: "/api/screener"),
