@@ -85,10 +85,14 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _filed_between(since: datetime, until: datetime | None) -> ColumnElement[bool]:
+    if until is None:
+        return EP.known_at >= since
+    return and_(EP.known_at >= since, EP.known_at < until)
+
+
 def _conditions(f: RowFilter) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = [EP.known_at >= f.since]
-    if f.until is not None:
-        out.append(EP.known_at < f.until)
+    out: list[ColumnElement[bool]] = [_filed_between(f.since, f.until)]
     if f.role_mask:
         out.append(EP.roles.op("&")(f.role_mask) != 0)
     if f.min_price is not None:
@@ -501,7 +505,7 @@ def rule_runs(
     and at least `n` distinct filer sets. Only in those runs can a cluster of rule (n, w) have a member
     filed in the window: every point-in-time group lies inside one run, and its buyers are unions of
     filer sets."""
-    in_window = EP.known_at >= since if until is None else and_(EP.known_at >= since, EP.known_at < until)
+    in_window = _filed_between(since, until)
     by_date = (EP.trade_date, EP.transaction_id)
     previous = func.lag(EP.trade_date).over(partition_by=EP.issuer_cik, order_by=by_date)
     dated = (
@@ -570,7 +574,7 @@ def run_purchases(
 ) -> list[RunPurchase]:
     """These issuers' purchases traded since `trade_since`, in trade-date order, with their whole-history
     buyer and whether each was filed in [since, until) (to cut rule_runs' long runs by the span)."""
-    in_window = EP.known_at >= since if until is None else and_(EP.known_at >= since, EP.known_at < until)
+    in_window = _filed_between(since, until)
     stmt = (
         select(EP.issuer_cik, EP.trade_date, EP.buyer_key, case((in_window, 1), else_=0))
         .where(EP.trade_date >= trade_since)

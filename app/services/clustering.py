@@ -4,8 +4,9 @@ rule (N=3, W=14) incrementally per issuer, and compute any other rule on request
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,37 +46,22 @@ def purchase_records(
     rows = clusters_repo.purchase_input_rows(
         session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
     )
-    owner_sets: dict[str, frozenset[str]] = {}  # one per filing, shared by its purchases
-    records = []
-    for transaction_id, issuer_cik, accession, trade_date, known_at, shares, value, owner_ciks in rows:
-        owners = owner_sets.get(accession)
-        if owners is None:
-            owners = owner_sets[accession] = frozenset(owner_ciks.split(OWNER_CIK_SEPARATOR))
-        # Positional, in PurchaseRecord's field order (thousands per rule computed on request). The price
-        # is the effective one: explicit, or the footnote-range midpoint the value was built from.
-        records.append(
-            PurchaseRecord(
-                transaction_id,
-                issuer_cik,
-                accession,
-                owners,
-                trade_date,
-                known_at,
-                shares,
-                value / shares,
-                value,
-            )
-        )
-    return records
+    return _records(rows, lambda r: frozenset(r.owner_ciks.split(OWNER_CIK_SEPARATOR)))
 
 
-def _records(rows: Sequence[PurchaseRow], owners: dict[str, list[OwnerRow]]) -> list[PurchaseRecord]:
+def _filers_of(owners: dict[str, list[OwnerRow]], row: Any) -> frozenset[str]:
+    return frozenset(o.owner_cik for o in owners.get(row.accession, ()))
+
+
+def _records(rows: Sequence[Any], owners_of: Callable[[Any], frozenset[str]]) -> list[PurchaseRecord]:
+    """Clustering input from purchase rows; `owners_of(row)` gives its filing's owner CIKs, asked once per
+    filing (the set is shared by the filing's purchases). A purchase without owners is left out."""
     records = []
-    owner_sets: dict[str, frozenset[str]] = {}  # one per filing, shared by its purchases
+    owner_sets: dict[str, frozenset[str]] = {}
     for r in rows:
         owner_ciks = owner_sets.get(r.accession)
         if owner_ciks is None:
-            owner_ciks = owner_sets[r.accession] = frozenset(o.owner_cik for o in owners.get(r.accession, ()))
+            owner_ciks = owner_sets[r.accession] = owners_of(r)
         if not owner_ciks:
             continue
         # Positional, in PurchaseRecord's field order (thousands per rule computed on request). The price
@@ -197,7 +183,7 @@ def refresh_issuers(session: Session, issuer_ciks: Iterable[str], *, now: dateti
         clusters_repo.lock_issuers(session, batch)
         rows = clusters_repo.eligible_purchases(session, issuer_ciks=batch)
         owners = clusters_repo.owners_by_accession(session, sorted({r.accession for r in rows}))
-        records = _records(rows, owners)
+        records = _records(rows, partial(_filers_of, owners))
         results = find_clusters(records, n=DEFAULT_N, w=DEFAULT_W)
         _store(session, batch, results, now=now)
         clusters_repo.replace_issuer_purchases(

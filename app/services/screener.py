@@ -195,7 +195,7 @@ def rule_members(
     runs_of: dict[str, list[tuple[date, date]]] = defaultdict(list)
     for cik, first, last in whole:
         runs_of[cik].append((first, last))
-    replayed = {m.transaction_id for r in results for m in r.members if _filed_in(rf, m.known_at)}
+    replayed = {m.transaction_id for r in results for m in r.members}  # met with the window rows below
     issuers = sorted(set(runs_of) | {r.issuer_cik for r in results})
     if not issuers:
         return {}
