@@ -236,8 +236,10 @@ def run(
     }
 
 
-def profile(client: TestClient, sql: SqlTimer, ep: Endpoint, s: Samples, repeats: int) -> None:
-    """pyinstrument over `repeats` requests, then EXPLAIN ANALYZE of the slowest statement of one.
+def profile(
+    client: TestClient, sql: SqlTimer, ep: Endpoint, s: Samples, repeats: int, explain: int = 1
+) -> None:
+    """pyinstrument over `repeats` requests, then EXPLAIN ANALYZE of the `explain` slowest statements of one.
 
     Sync routes normally run in a worker thread, out of the profiler's sight: here FastAPI's
     run_in_threadpool is replaced by a direct call and requests go through httpx.ASGITransport on
@@ -279,17 +281,19 @@ def profile(client: TestClient, sql: SqlTimer, ep: Endpoint, s: Samples, repeats
     ranked = sorted(sql.statements, key=lambda x: -x[0])
     for took, statement, _ in ranked[:5]:
         print(f"  {took * 1000:8.2f} ms  {' '.join(statement.split())[:160]}")
-    if not ranked:
-        return
-    took, statement, params = ranked[0]
     engine = client.app.state.engine  # type: ignore[attr-defined]
-    with engine.connect() as conn:
-        plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params).fetchall()
-    print(f"\nEXPLAIN ANALYZE of the slowest statement ({took * 1000:.1f} ms):")
-    print(" ".join(statement.split()))
-    print(f"params: {str(params)[:300]}")
-    for (line,) in plan:
-        print("  " + line)
+    for rank, (took, statement, params) in enumerate(ranked[:explain], 1):
+        with engine.connect() as conn:
+            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params).fetchall()
+        print(f"\nEXPLAIN ANALYZE of the slowest statement #{rank} ({took * 1000:.1f} ms):")
+        print(_cut(" ".join(statement.split()), 2000))
+        print(f"params: {_cut(str(params), 300)}")
+        for (line,) in plan:
+            print("  " + _cut(line, 300))  # a long IN list or array literal would fill the screen
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} chars)"
 
 
 def main() -> None:
@@ -303,6 +307,9 @@ def main() -> None:
     ap.add_argument("--dashboard-ticker", default="CLBY")
     ap.add_argument("--profile", default="", help="endpoint name (substring) to profile instead of timing")
     ap.add_argument("--profile-repeats", type=int, default=20)
+    ap.add_argument(
+        "--explain", type=int, default=1, help="with --profile: EXPLAIN ANALYZE this many statements"
+    )
     ap.add_argument("--page-cache", type=float, default=0.0, help="PAGE_CACHE_SECONDS (default 0: no cache)")
     args = ap.parse_args()
 
@@ -316,7 +323,7 @@ def main() -> None:
         if args.profile:
             for ep in [e for e in ENDPOINTS if args.profile.lower() in e.name.lower()]:
                 print(f"=== {ep.name}: {ep.path(s)}")
-                profile(client, sql, ep, s, args.profile_repeats)
+                profile(client, sql, ep, s, args.profile_repeats, args.explain)
             return
         print(
             f"{'endpoint':40} {'n':>4} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'SQL p50':>8} "
