@@ -148,3 +148,53 @@ def test_0008_fills_owner_sets_and_names_as_the_ingest_writes_them(empty_db_url:
             assert sorted(conn.execute(select(*columns)).all()) == written
     finally:
         engine.dispose()
+
+
+def test_0009_fills_days_after_previous_as_the_ingest_writes_them(empty_db_url: str, tmp_path: Path) -> None:
+    from app.models import EligiblePurchase
+    from tests.factories import Owner, ingest_submissions, purchase_filing
+
+    upgrade(empty_db_url)
+    alice, bob = Owner("0000000101", "ALICE A", director=True), Owner("0000000102", "BOB B", director=True)
+    trades = [  # (issuer, buyer, trade date): filed out of date order
+        ("0000001234", alice, "2024-03-20"),
+        ("0000001234", bob, "2024-03-04"),
+        ("0000001234", alice, "2024-03-04"),
+        ("0000001234", bob, "2024-06-01"),
+        ("0000005678", alice, "2024-03-10"),
+    ]
+    files = {
+        f"{k}.txt": purchase_filing(
+            f"0000000101-24-00000{k}",
+            f"2024-06-1{k}T16:30:00",
+            owners=[owner],
+            trade_date=day,
+            issuer_cik=issuer,
+            ticker=f"T{issuer[-1]}",
+        )
+        for k, (issuer, owner, day) in enumerate(trades)
+    }
+    engine = make_engine(empty_db_url)
+    try:
+        ingest_submissions(engine, tmp_path, files)
+        columns = (
+            EligiblePurchase.issuer_cik,
+            EligiblePurchase.trade_date,
+            EligiblePurchase.days_after_previous,
+        )
+        with engine.connect() as conn:
+            written = sorted(conn.execute(select(*columns)).all(), key=lambda r: (r[0], r[1], r[2] or 0))
+        assert [(cik, day.isoformat(), gap) for cik, day, gap in written] == [
+            ("0000001234", "2024-03-04", None),  # the issuer's first purchase (either of the two)
+            ("0000001234", "2024-03-04", 0),
+            ("0000001234", "2024-03-20", 16),
+            ("0000001234", "2024-06-01", 73),
+            ("0000005678", "2024-03-10", None),
+        ]
+        command.downgrade(alembic_config(empty_db_url), "0008")
+        upgrade(empty_db_url)
+        with engine.connect() as conn:
+            again = sorted(conn.execute(select(*columns)).all(), key=lambda r: (r[0], r[1], r[2] or 0))
+        assert again == written
+    finally:
+        engine.dispose()

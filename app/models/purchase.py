@@ -25,7 +25,6 @@ class EligiblePurchase(Base):
     __table_args__ = (
         Index("ix_eligible_purchase_known_at", "known_at"),
         Index("ix_eligible_purchase_issuer_trade_date", "issuer_cik", "trade_date"),
-        # A rule computed on request reads every purchase traded since its look-back start.
         Index("ix_eligible_purchase_trade_date", "trade_date"),
     )
 
@@ -54,3 +53,6 @@ class EligiblePurchase(Base):
     # joined by OWNER_NAME_SEPARATOR (the screener's buyer names).
     owner_ciks: Mapped[str] = mapped_column(Text)
     owner_names: Mapped[str] = mapped_column(Text)
+    # Days since the issuer's previous eligible purchase by trade date (NULL for its first): a gap longer
+    # than W starts a run of W-linked purchases, where a rule computed on request starts reading.
+    days_after_previous: Mapped[int | None] = mapped_column(Integer)

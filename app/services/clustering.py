@@ -266,6 +266,12 @@ def _purchase_facts(
         roles_of[accession] = roles_bits(roles)
     buyers = issuer_buyers(records)
     row_of = {r.transaction_id: r for r in rows}
+    days_after_previous: dict[int, int | None] = {}
+    previous: dict[str, date] = {}
+    for p in sorted(records, key=lambda r: (r.trade_date, r.transaction_id)):  # as migration 0009
+        before = previous.get(p.issuer_cik)
+        days_after_previous[p.transaction_id] = None if before is None else (p.trade_date - before).days
+        previous[p.issuer_cik] = p.trade_date
     return [
         {
             "transaction_id": p.transaction_id,
@@ -286,6 +292,7 @@ def _purchase_facts(
             "owner_names": OWNER_NAME_SEPARATOR.join(
                 o.owner_cik if o.name_as_filed is None else o.name_as_filed for o in owners[p.accession]
             ),
+            "days_after_previous": days_after_previous[p.transaction_id],
         }
         for p in records
     ]
