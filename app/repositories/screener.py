@@ -21,11 +21,13 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Subquery
 
 from app.models import ClusterMember, EligiblePurchase, InsiderTransaction, Issuer
 from app.models.purchase import OWNER_NAME_SEPARATOR
@@ -85,10 +87,13 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filed_between(since: datetime, until: datetime | None) -> ColumnElement[bool]:
+def _filed_between(
+    since: datetime, until: datetime | None, known_at: Any = EP.known_at
+) -> ColumnElement[bool]:
     if until is None:
-        return EP.known_at >= since
-    return and_(EP.known_at >= since, EP.known_at < until)
+        result: ColumnElement[bool] = known_at >= since
+        return result
+    return and_(known_at >= since, known_at < until)
 
 
 def _conditions(session: Session, f: RowFilter) -> list[ColumnElement[bool]]:
@@ -450,16 +455,84 @@ def purchase_page_ids(
     return list(session.scalars(stmt)), int(total)
 
 
-def first_trade_dates(session: Session, f: RowFilter) -> dict[str, date]:
-    """The first trade date of each issuer's purchases that `f` selects."""
-    stmt = _matching(session, select(EP.issuer_cik, func.min(EP.trade_date)), f).group_by(EP.issuer_cik)
-    return dict(core_rows(session, stmt))
+def matching_issuers(session: Session, f: RowFilter) -> list[str]:
+    """The issuers with a purchase `f` selects."""
+    return sorted(session.scalars(_matching(session, select(EP.issuer_cik), f).distinct()))
 
 
 def purchase_dates(session: Session, f: RowFilter) -> list[tuple[int, str, date]]:
     """Id, issuer and trade date of every purchase `f` selects."""
     stmt = _matching(session, select(EP.transaction_id, EP.issuer_cik, EP.trade_date), f)
     return [(i, cik, trade_date) for i, cik, trade_date in core_rows(session, stmt)]
+
+
+def _one_of(
+    session: Session, column: Any, values: Sequence[str] | None = None, *, name: str | None = None
+) -> ColumnElement[bool]:
+    """`column` IN `values` (or the list bound as `name` at execution): one array parameter on PostgreSQL,
+    a list elsewhere. A list of thousands of literals costs PostgreSQL more to plan (~20 ms for 5,000)
+    than a long window's query takes to run, and its statement text changes with its length."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = bindparam(name, value=values, type_=postgresql.ARRAY(String))
+        result: ColumnElement[bool] = column == func.any(array)
+        return result
+    listed: ColumnElement[bool] = column.in_(bindparam(name, value=values, expanding=True))
+    return listed
+
+
+def _from_run_start(session: Session, *, since: datetime, until: datetime | None, w: int) -> Subquery:
+    """The purchases of the issuers bound as "ciks", each read from the start of the run of W-linked
+    purchases (over its whole history) that holds its first trade of a purchase filed in [since, until):
+    the latest purchase on or before that date with no purchase in the W days before it
+    (EligiblePurchase.days_after_previous). Every purchase filed in the window lies in that run or a
+    later one, and the replay cuts the 90-day span from a run's first purchase, so the runs, groups and
+    clusters read from there are those of the whole history."""
+    first_trade = (
+        select(EP.issuer_cik.label("issuer_cik"), func.min(EP.trade_date).label("first_trade"))
+        .where(_one_of(session, EP.issuer_cik, name="ciks"), _filed_between(since, until))
+        .group_by(EP.issuer_cik)
+        .subquery("first_trade")
+    )
+    prior = aliased(EP)
+    run_start = (
+        select(func.max(prior.trade_date))
+        .where(
+            prior.issuer_cik == first_trade.c.issuer_cik,
+            prior.trade_date <= first_trade.c.first_trade,
+            or_(prior.days_after_previous.is_(None), prior.days_after_previous > w),
+        )
+        .scalar_subquery()
+    )
+    # OFFSET 0: inlined, PostgreSQL looks the run start up again for each purchase it joins.
+    starts = select(first_trade.c.issuer_cik, run_start.label("run_start")).offset(0).subquery("run_start")
+    columns = (
+        EP.issuer_cik,
+        EP.transaction_id,
+        EP.trade_date,
+        EP.days_after_previous,
+        EP.owner_ciks,
+        EP.buyer_key,
+        EP.known_at,
+    )
+    from_start = (EP.issuer_cik == starts.c.issuer_cik, EP.trade_date >= starts.c.run_start)
+    if session.get_bind().dialect.name == "postgresql":
+        # Each issuer's purchases read by index from its run start: joined instead, PostgreSQL hashes
+        # the whole table (OFFSET 0 keeps it from flattening the LATERAL into that join). SQLite has no
+        # LATERAL, and joins by the index on its own.
+        purchases = select(*columns).where(*from_start).offset(0).lateral("purchases")
+        return select(purchases).select_from(starts).join(purchases, true()).subquery("from_run_start")
+    return select(*columns).join(starts, and_(*from_start)).subquery("from_run_start")
+
+
+def _each_chunk(session: Session, stmt: Any, issuer_ciks: Sequence[str]) -> list[Any]:
+    """Rows of `stmt` for these issuers, bound as "ciks": on PostgreSQL all at once (one array; each
+    statement plans its window functions again), elsewhere in chunks of a list."""
+    chunk_size = 500 if session.get_bind().dialect.name == "sqlite" else len(issuer_ciks) or 1
+    out: list[Any] = []
+    session.flush()
+    for chunk in _chunks(sorted(issuer_ciks), chunk_size):
+        out.extend(session.connection().execute(stmt, {"ciks": list(chunk)}).all())  # as core_rows
+    return out
 
 
 class RuleRun(NamedTuple):
@@ -480,86 +553,47 @@ def _days_between(session: Session, later: Any, earlier: Any) -> ColumnElement[A
     return result
 
 
-def _one_of(
-    session: Session, column: Any, values: Sequence[str] | None = None, *, name: str | None = None
-) -> ColumnElement[bool]:
-    """`column` IN `values` (or the list bound as `name` at execution): one array parameter on PostgreSQL,
-    a list elsewhere. A list of thousands of literals costs PostgreSQL more to plan (~20 ms for 5,000)
-    than a long window's query takes to run, and its statement text changes with its length."""
-    if session.get_bind().dialect.name == "postgresql":
-        array = bindparam(name, value=values, type_=postgresql.ARRAY(String))
-        result: ColumnElement[bool] = column == func.any(array)
-        return result
-    listed: ColumnElement[bool] = column.in_(bindparam(name, value=values, expanding=True))
-    return listed
-
-
 def rule_runs(
     session: Session,
     *,
     issuer_ciks: Sequence[str],
-    trade_since: date,
     n: int,
     w: int,
     max_span_days: int,
     since: datetime,
     until: datetime | None,
 ) -> list[RuleRun]:
-    """The runs of these issuers' purchases traded since `trade_since` (cut wherever consecutive trade
-    dates are more than `w` days apart, with no span limit) that hold a purchase filed in [since, until)
-    and at least `n` distinct filer sets. Only in those runs can a cluster of rule (n, w) have a member
-    filed in the window: every point-in-time group lies inside one run, and its buyers are unions of
-    filer sets."""
-    in_window = _filed_between(since, until)
-    by_date = (EP.trade_date, EP.transaction_id)
-    previous = func.lag(EP.trade_date).over(partition_by=EP.issuer_cik, order_by=by_date)
-    dated = (
-        select(
-            EP.issuer_cik,
-            EP.transaction_id,
-            EP.owner_ciks,
-            EP.buyer_key,
-            EP.trade_date,
-            case((in_window, 1), else_=0).label("in_window"),
-            case((_days_between(session, EP.trade_date, previous) > w, 1), else_=0).label("starts_run"),
-        )
-        .where(_one_of(session, EP.issuer_cik, name="ciks"), EP.trade_date >= trade_since)
-        .subquery("dated")
+    """The runs of these issuers' purchases (read from _from_run_start, cut where days_after_previous
+    exceeds `w`, with no span limit) that hold a purchase filed in [since, until) and at least `n`
+    distinct filer sets. Only in those runs can a cluster of rule (n, w) have a member filed in the
+    window: every point-in-time group lies inside one run, and its buyers are unions of filer sets."""
+    p = _from_run_start(session, since=since, until=until, w=w)
+    starts_run = case((func.coalesce(p.c.days_after_previous, 0) > w, 1), else_=0)
+    run_no = func.sum(starts_run).over(
+        partition_by=p.c.issuer_cik, order_by=(p.c.trade_date, p.c.transaction_id), rows=(None, 0)
     )
-    run_no = func.sum(dated.c.starts_run).over(
-        partition_by=dated.c.issuer_cik, order_by=(dated.c.trade_date, dated.c.transaction_id), rows=(None, 0)
-    )
-    numbered = select(*dated.c, run_no.label("run")).subquery("numbered")
+    numbered = select(
+        p.c.issuer_cik,
+        p.c.owner_ciks,
+        p.c.buyer_key,
+        p.c.trade_date,
+        case((_filed_between(since, until, p.c.known_at), 1), else_=0).label("in_window"),
+        run_no.label("run"),
+    ).subquery("numbered")
     first, last = func.min(numbered.c.trade_date), func.max(numbered.c.trade_date)
+    within_span_with_n_buyers = and_(
+        _days_between(session, last, first) <= max_span_days,
+        func.count(func.distinct(numbered.c.buyer_key)) >= n,
+    )
     stmt = (
-        select(
-            numbered.c.issuer_cik,
-            first,
-            last,
-            case(
-                (
-                    and_(
-                        _days_between(session, last, first) <= max_span_days,
-                        func.count(func.distinct(numbered.c.buyer_key)) >= n,
-                    ),
-                    1,
-                ),
-                else_=0,
-            ),
-        )
+        select(numbered.c.issuer_cik, first, last, case((within_span_with_n_buyers, 1), else_=0))
         .group_by(numbered.c.issuer_cik, numbered.c.run)
         .having(func.max(numbered.c.in_window) == 1, func.count(func.distinct(numbered.c.owner_ciks)) >= n)
     )
-    # PostgreSQL takes all the issuers at once, as one array parameter: each statement plans the window
-    # functions again, and a list of literals costs more to plan than the query takes to run.
-    chunk_size = 500 if session.get_bind().dialect.name == "sqlite" else len(issuer_ciks) or 1
-    out: list[RuleRun] = []
-    for chunk in _chunks(sorted(issuer_ciks), chunk_size):
-        rows = session.execute(stmt, {"ciks": list(chunk)})
-        out.extend(
-            RuleRun(cik, first_date, last_date, bool(whole)) for cik, first_date, last_date, whole in rows
-        )
-    return out
+    return [
+        RuleRun(cik, first_date, last_date, bool(whole))
+        for cik, first_date, last_date, whole in _each_chunk(session, stmt, issuer_ciks)
+    ]
 
 
 class RunPurchase(NamedTuple):
@@ -570,26 +604,22 @@ class RunPurchase(NamedTuple):
 
 
 def run_purchases(
-    session: Session,
-    *,
-    issuer_ciks: Sequence[str],
-    trade_since: date,
-    since: datetime,
-    until: datetime | None,
+    session: Session, *, issuer_ciks: Sequence[str], since: datetime, until: datetime | None, w: int
 ) -> list[RunPurchase]:
-    """These issuers' purchases traded since `trade_since`, in trade-date order, with their whole-history
-    buyer and whether each was filed in [since, until) (to cut rule_runs' long runs by the span)."""
-    in_window = _filed_between(since, until)
-    stmt = (
-        select(EP.issuer_cik, EP.trade_date, EP.buyer_key, case((in_window, 1), else_=0))
-        .where(EP.trade_date >= trade_since)
-        .order_by(EP.issuer_cik, EP.trade_date)
-    )
-    out: list[RunPurchase] = []
-    for chunk in _chunks(sorted(issuer_ciks)):
-        rows = core_rows(session, stmt.where(EP.issuer_cik.in_(chunk)))
-        out.extend(RunPurchase(cik, day, buyer, bool(filed)) for cik, day, buyer, filed in rows)
-    return out
+    """These issuers' purchases as rule_runs reads them (_from_run_start), in trade-date order, with
+    their whole-history buyer and whether each was filed in [since, until) (to cut rule_runs' long runs
+    by the span)."""
+    p = _from_run_start(session, since=since, until=until, w=w)
+    stmt = select(
+        p.c.issuer_cik,
+        p.c.trade_date,
+        p.c.buyer_key,
+        case((_filed_between(since, until, p.c.known_at), 1), else_=0),
+    ).order_by(p.c.issuer_cik, p.c.trade_date)
+    return [
+        RunPurchase(cik, day, buyer, bool(filed))
+        for cik, day, buyer, filed in _each_chunk(session, stmt, issuer_ciks)
+    ]
 
 
 def issuers(session: Session, ciks: Sequence[str]) -> dict[str, Issuer]:

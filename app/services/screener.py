@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -90,28 +90,28 @@ def _rule_runs(
     session: Session,
     f: ScreenerFilters,
     rf: screener_repo.RowFilter,
-    first_trades: Mapping[str, date],
+    issuer_ciks: Collection[str],
     *,
     all_members: bool,
 ) -> tuple[list[ClusterDates], list[ClusterResult]]:
     """Where a non-default rule has clusters with a purchase filed in the window: trade-date ranges whose
     purchases are one cluster as a whole, and the clusters of the issuers replayed point in time (every
     issuer with another group touching the window when `all_members`, else only those not already
-    shown to have a cluster there).
+    shown to have a cluster there). The same clusters as a replay of each issuer's whole history.
 
-    SQL cuts each issuer's purchases into W-linked runs first. A run with fewer than N filer sets holds
-    no cluster. A final group (a run cut by the maximum span) with at least N whole-history buyers is one
-    cluster as a whole: when the replay last re-cuts that group, its buyers (merged over fewer filings)
-    are at least N, so it holds a birth or an earlier one. A group with fewer buyers may still hold the
-    birth of an earlier, differently cut group: only its issuer is replayed."""
-    if not first_trades:
+    Each issuer's purchases are read from the start of the W-linked run that holds its first trade filed
+    in the window (screener_repo._from_run_start), and SQL cuts them into runs. A run with fewer than N
+    filer sets holds no cluster. A final group (a run cut by the maximum span from its first purchase)
+    with at least N whole-history buyers is one cluster as a whole: when the replay last re-cuts that
+    group, its buyers (merged over fewer filings) are at least N, so it holds a birth or an earlier one.
+    Runs longer than the span are cut in Python (_groups_by_span). A group with fewer buyers may still
+    hold the birth of an earlier, differently cut group: only its issuer is replayed, over its whole
+    history (buyer identities link filings of any date)."""
+    if not issuer_ciks:
         return [], []
-    # Look back far enough to see whole groups that reach into the window.
-    since = min(first_trades.values()) - timedelta(days=MAX_SPAN_DAYS)
     runs = screener_repo.rule_runs(
         session,
-        issuer_ciks=list(first_trades),
-        trade_since=since,
+        issuer_ciks=sorted(issuer_ciks),
         n=f.n,
         w=f.w,
         max_span_days=MAX_SPAN_DAYS,
@@ -122,14 +122,17 @@ def _rule_runs(
         (r.issuer_cik, r.first_trade_date, r.last_trade_date) for r in runs if r.at_least_n_buyers_within_span
     ]
     long_runs = [r for r in runs if not r.at_least_n_buyers_within_span]
+    if not all_members:  # an issuer already shown to have a cluster in the window is done
+        settled_issuers = {cik for cik, _, _ in whole}
+        long_runs = [r for r in long_runs if r.issuer_cik not in settled_issuers]
     to_replay: set[str] = set()
     if long_runs:
         purchases = screener_repo.run_purchases(
             session,
             issuer_ciks=sorted({r.issuer_cik for r in long_runs}),
-            trade_since=since,
             since=rf.since,
             until=rf.until,
+            w=f.w,
         )
         settled, to_replay = _groups_by_span(long_runs, purchases, f.n)
         whole.extend(settled)
@@ -137,12 +140,7 @@ def _rule_runs(
             to_replay -= {cik for cik, _, _ in whole}
     results = (
         clusters_for_rule(
-            session,
-            n=f.n,
-            w=f.w,
-            issuer_ciks=sorted(to_replay),
-            trade_since=since,
-            filed_between=(rf.since, rf.until),
+            session, n=f.n, w=f.w, issuer_ciks=sorted(to_replay), filed_between=(rf.since, rf.until)
         )
         if to_replay
         else []
@@ -153,8 +151,9 @@ def _rule_runs(
 def _groups_by_span(
     runs: list[screener_repo.RuleRun], purchases: list[screener_repo.RunPurchase], n: int
 ) -> tuple[list[ClusterDates], set[str]]:
-    """Cut these runs by the maximum span, as the replay's final groups: the groups touching the window
-    with at least N buyers (whole clusters), and the issuers with another group touching it."""
+    """Cut these runs by the maximum span from their first purchase, as the replay's final groups: the
+    groups touching the window with at least N buyers (whole clusters), and the issuers with another
+    group touching it."""
     by_issuer: dict[str, list[screener_repo.RunPurchase]] = defaultdict(list)
     for p in purchases:  # in trade-date order
         by_issuer[p.issuer_cik].append(p)
@@ -186,12 +185,11 @@ def _filed_in(rf: screener_repo.RowFilter, known_at: datetime) -> bool:
 
 
 def rule_members(
-    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, first_trades: Mapping[str, date]
+    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, issuer_ciks: Collection[str]
 ) -> dict[int, str]:
     """Purchases of the window (under `rf`) that belong to a cluster under a non-default rule, with
-    their issuer; `first_trades`: the first trade date in the window (under `rf`) of each issuer to
-    look at (screener_repo.first_trade_dates)."""
-    whole, results = _rule_runs(session, f, rf, first_trades, all_members=True)
+    their issuer; `issuer_ciks`: the issuers to look at (those with a purchase under `rf`)."""
+    whole, results = _rule_runs(session, f, rf, issuer_ciks, all_members=True)
     runs_of: dict[str, list[tuple[date, date]]] = defaultdict(list)
     for cik, first, last in whole:
         runs_of[cik].append((first, last))
@@ -207,14 +205,14 @@ def rule_members(
 
 
 def rule_issuers(
-    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, first_trades: Mapping[str, date]
+    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, issuer_ciks: Collection[str]
 ) -> set[str]:
     """Issuers with a purchase of the window (under `rf`) in a cluster under a non-default rule (see
     rule_members)."""
     if not rf.selects_by_window_and_issuer():
-        return set(rule_members(session, f, rf, first_trades).values())
+        return set(rule_members(session, f, rf, issuer_ciks).values())
     # Every purchase filed in the window counts: a run that holds one is enough.
-    whole, results = _rule_runs(session, f, rf, first_trades, all_members=False)
+    whole, results = _rule_runs(session, f, rf, issuer_ciks, all_members=False)
     return {cik for cik, _, _ in whole} | {
         r.issuer_cik for r in results if any(_filed_in(rf, m.known_at) for m in r.members)
     }
@@ -258,19 +256,28 @@ def build_screener_page(
     reverse = filters.order is Order.desc
     sort_in_sql = filters.sort.value in screener_repo.TOTALS_ORDER
 
+    other_rule_as_filter = filters.clusters_only and not default_rule
+    if other_rule_as_filter:
+        # Its companies are found first, so that only they are totalled, and sorted and paged in SQL
+        # like any other filter.
+        in_rule = rule_issuers(session, filters, rf, screener_repo.matching_issuers(session, rf))
+        rf = replace(rf, issuer_ciks=sorted(in_rule))
+
     def rule_met_by(companies: list[IssuerTotals]) -> set[str]:
         if default_rule:
             return {t.issuer_cik for t in companies if t.cluster_id}
-        return rule_issuers(session, filters, rf, {t.issuer_cik: t.first_trade_date for t in companies})
+        if other_rule_as_filter:
+            return {t.issuer_cik for t in companies}
+        return rule_issuers(session, filters, rf, [t.issuer_cik for t in companies])
 
-    if sort_in_sql and (default_rule or not filters.clusters_only):
+    if sort_in_sql:
         # Sorted, filtered, counted and paged in SQL: only the page's companies are loaded at all.
         page_totals, total_rows, total_value = screener_repo.issuer_totals_page(
             session,
             rf,
             screener_repo.CompanyFilter(
                 min_value=filters.min_value,
-                default_cluster_only=filters.clusters_only,
+                default_cluster_only=filters.clusters_only and default_rule,
                 exclude_ten_percent_only=filters.exclude_ten_percent_only,
             ),
             ten_percent_bit=TEN_PERCENT_BIT,
@@ -296,7 +303,7 @@ def build_screener_page(
         and (not filters.clusters_only or t.issuer_cik in in_rule)
         and not (filters.exclude_ten_percent_only and t.ten_percent_only)
     ]
-    # Sorts by ticker, company, average price or ΔOwn, or another rule as a filter: the whole list.
+    # Sorts by ticker, company, average price or ΔOwn: the whole list.
     # Compared as the member: mypy takes `.value` for the member named `value`.
     if filters.sort == ScreenerSort.delta_own:
         # The median ΔOwn needs every buyer of every company: their groups (shares and first holding) are
