@@ -49,8 +49,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # psycopg prepares a statement run five times; PostgreSQL then may keep one generic plan for
             # it, blind to the values bound (a 30-day or a 10-year window, 10 companies or 5,000). Plan
             # each execution for its values instead: planning costs well under a millisecond here.
+            # No JIT: a page's statements run for milliseconds, and a cost estimate over its threshold
+            # (a rough guess of rows per company, say) spent ~280 ms compiling one of them.
             connect_args = kwargs.pop("connect_args", {})
-            connect_args.setdefault("options", "-c plan_cache_mode=force_custom_plan")
+            connect_args.setdefault("options", "-c plan_cache_mode=force_custom_plan -c jit=off")
             kwargs["connect_args"] = connect_args
         return create_engine(url, **kwargs)
 
