@@ -25,6 +25,7 @@ class EligiblePurchase(Base):
     __table_args__ = (
         Index("ix_eligible_purchase_known_at", "known_at"),
         Index("ix_eligible_purchase_issuer_trade_date", "issuer_cik", "trade_date"),
+        # Every company's purchases traded in a date range (another rule's performance slices).
         Index("ix_eligible_purchase_trade_date", "trade_date"),
     )
 
