@@ -246,14 +246,14 @@ def issuers_missing_purchase_facts(session: Session) -> list[str]:
     return sorted(session.scalars(stmt))
 
 
-def core_rows(session: Session, stmt: Any) -> Sequence[Any]:
+def core_rows(session: Session, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
     """Execute a column select on the session's connection (for thousands of rows)."""
     # Session.execute builds each row of a column select through the ORM's loading layer (about a
     # quarter of the fetch on a busy ticker); the Connection's result does it in C, and all() fetches
     # in one driver call where iterating fetches row by row. Flushing first is what Session.execute's
     # autoflush would have done.
     session.flush()
-    return session.connection().execute(stmt).all()
+    return session.connection().execute(stmt, params).all()
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:

@@ -529,9 +529,8 @@ def _each_chunk(session: Session, stmt: Any, issuer_ciks: Sequence[str]) -> list
     statement plans its window functions again), elsewhere in chunks of a list."""
     chunk_size = 500 if session.get_bind().dialect.name == "sqlite" else len(issuer_ciks) or 1
     out: list[Any] = []
-    session.flush()
     for chunk in _chunks(sorted(issuer_ciks), chunk_size):
-        out.extend(session.connection().execute(stmt, {"ciks": list(chunk)}).all())  # as core_rows
+        out.extend(core_rows(session, stmt, {"ciks": list(chunk)}))
     return out
 
 

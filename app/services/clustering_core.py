@@ -95,6 +95,12 @@ def validate_rule(n: int, w: int, max_span_days: int = MAX_SPAN_DAYS) -> None:
         raise ValueError(f"max_span_days must be a positive integer, got {max_span_days!r}")
 
 
+def filed_in(window: tuple[datetime, datetime | None], known_at: datetime) -> bool:
+    """Whether a filing known at `known_at` falls in the window [since, until) (until None: open)."""
+    since, until = window
+    return since <= known_at and (until is None or known_at < until)
+
+
 def value_known_by(result: ClusterResult, t: datetime) -> Decimal:
     """Sum the value of the cluster's non-duplicate members whose filing was accepted at or before t."""
     return sum((m.value for m in result.members if m.duplicate_of is None and m.known_at <= t), Decimal(0))
@@ -249,14 +255,9 @@ class _IssuerReplay:
         if self.filed_between is not None:
             # Births, re-cuts and results stay inside a chain; only buyer identities (the union-find,
             # which _replay runs over every row) cross chains.
-            since, until = self.filed_between
+            window = self.filed_between
             chains = [
-                (s, e)
-                for s, e in chains
-                if any(
-                    since <= rows[i].known_at and (until is None or rows[i].known_at < until)
-                    for i in range(s, e)
-                )
+                (s, e) for s, e in chains if any(filed_in(window, rows[i].known_at) for i in range(s, e))
             ]
         return [(s, e) for s, e in chains if len({rows[i].owner_ciks for i in range(s, e)}) >= n]
 

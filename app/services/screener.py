@@ -30,7 +30,7 @@ from app.schemas.screener import (
 )
 from app.services import roles as roles_service
 from app.services.clustering import PURCHASE_FLAGS, clusters_for_rule, names_of, roles_bits
-from app.services.clustering_core import DEFAULT_N, DEFAULT_W, MAX_SPAN_DAYS, ClusterResult
+from app.services.clustering_core import DEFAULT_N, DEFAULT_W, MAX_SPAN_DAYS, ClusterResult, filed_in
 
 EASTERN = ZoneInfo("America/New_York")
 PRICE_Q = Decimal("0.0001")
@@ -180,10 +180,6 @@ def _groups_by_span(
     return whole, unsettled
 
 
-def _filed_in(rf: screener_repo.RowFilter, known_at: datetime) -> bool:
-    return known_at >= rf.since and (rf.until is None or known_at < rf.until)
-
-
 def rule_members(
     session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, issuer_ciks: Collection[str]
 ) -> dict[int, str]:
@@ -214,7 +210,7 @@ def rule_issuers(
     # Every purchase filed in the window counts: a run that holds one is enough.
     whole, results = _rule_runs(session, f, rf, issuer_ciks, all_members=False)
     return {cik for cik, _, _ in whole} | {
-        r.issuer_cik for r in results if any(_filed_in(rf, m.known_at) for m in r.members)
+        r.issuer_cik for r in results if any(filed_in((rf.since, rf.until), m.known_at) for m in r.members)
     }
 
 
