@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple, TypeVarTuple
 
 from sqlalchemy import (
+    Boolean,
     Select,
     String,
     and_,
@@ -480,16 +481,22 @@ def _one_of(
     return listed
 
 
-def _from_run_start(session: Session, *, since: datetime, until: datetime | None, w: int) -> Subquery:
-    """The purchases of the issuers bound as "ciks", each read from the start of the run of W-linked
+def _from_run_start(
+    session: Session, *, since: datetime, until: datetime | None, w: int, bound_issuers: bool = True
+) -> Subquery:
+    """The purchases of the issuers bound as "ciks" (without `bound_issuers`: of every issuer with a
+    purchase filed in [since, until)), each read from the start of the run of W-linked
     purchases (over its whole history) that holds its first trade of a purchase filed in [since, until):
     the latest purchase on or before that date with no purchase in the W days before it
     (EligiblePurchase.days_after_previous). Every purchase filed in the window lies in that run or a
     later one, and the replay cuts the 90-day span from a run's first purchase, so the runs, groups and
     clusters read from there are those of the whole history."""
+    in_window = [_filed_between(since, until)]
+    if bound_issuers:
+        in_window.append(_one_of(session, EP.issuer_cik, name="ciks"))
     first_trade = (
         select(EP.issuer_cik.label("issuer_cik"), func.min(EP.trade_date).label("first_trade"))
-        .where(_one_of(session, EP.issuer_cik, name="ciks"), _filed_between(since, until))
+        .where(*in_window)
         .group_by(EP.issuer_cik)
         .subquery("first_trade")
     )
@@ -534,91 +541,33 @@ def _each_chunk(session: Session, stmt: Any, issuer_ciks: Sequence[str]) -> list
     return out
 
 
-class RuleRun(NamedTuple):
-    """A run of an issuer's purchases, linked by trade dates at most W days apart, that may hold a cluster
-    with a member filed in the window (rule_runs)."""
+class RulePurchase(NamedTuple):
+    """A purchase as a rule computed on request reads it (rule_purchases)."""
 
-    issuer_cik: str
-    first_trade_date: date
-    last_trade_date: date
-    # The run spans at most the cluster span and has at least N whole-history buyers.
-    at_least_n_buyers_within_span: bool
-
-
-def _days_between(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "sqlite":  # dates are stored as ISO text
-        return func.julianday(later) - func.julianday(earlier)
-    result: ColumnElement[Any] = later - earlier  # date - date is a whole number of days
-    return result
-
-
-def rule_runs(
-    session: Session,
-    *,
-    issuer_ciks: Sequence[str],
-    n: int,
-    w: int,
-    max_span_days: int,
-    since: datetime,
-    until: datetime | None,
-) -> list[RuleRun]:
-    """The runs of these issuers' purchases (read from _from_run_start, cut where days_after_previous
-    exceeds `w`, with no span limit) that hold a purchase filed in [since, until) and at least `n`
-    distinct filer sets. Only in those runs can a cluster of rule (n, w) have a member filed in the
-    window: every point-in-time group lies inside one run, and its buyers are unions of filer sets."""
-    p = _from_run_start(session, since=since, until=until, w=w)
-    starts_run = case((func.coalesce(p.c.days_after_previous, 0) > w, 1), else_=0)
-    run_no = func.sum(starts_run).over(
-        partition_by=p.c.issuer_cik, order_by=(p.c.trade_date, p.c.transaction_id), rows=(None, 0)
-    )
-    numbered = select(
-        p.c.issuer_cik,
-        p.c.owner_ciks,
-        p.c.buyer_key,
-        p.c.trade_date,
-        case((_filed_between(since, until, p.c.known_at), 1), else_=0).label("in_window"),
-        run_no.label("run"),
-    ).subquery("numbered")
-    first, last = func.min(numbered.c.trade_date), func.max(numbered.c.trade_date)
-    within_span_with_n_buyers = and_(
-        _days_between(session, last, first) <= max_span_days,
-        func.count(func.distinct(numbered.c.buyer_key)) >= n,
-    )
-    stmt = (
-        select(numbered.c.issuer_cik, first, last, case((within_span_with_n_buyers, 1), else_=0))
-        .group_by(numbered.c.issuer_cik, numbered.c.run)
-        .having(func.max(numbered.c.in_window) == 1, func.count(func.distinct(numbered.c.owner_ciks)) >= n)
-    )
-    return [
-        RuleRun(cik, first_date, last_date, bool(whole))
-        for cik, first_date, last_date, whole in _each_chunk(session, stmt, issuer_ciks)
-    ]
-
-
-class RunPurchase(NamedTuple):
     issuer_cik: str
     trade_date: date
-    buyer_key: str
+    owner_ciks: str  # the filing's filer set
+    buyer_key: str  # the whole-history buyer
     filed_in_window: bool
 
 
-def run_purchases(
-    session: Session, *, issuer_ciks: Sequence[str], since: datetime, until: datetime | None, w: int
-) -> list[RunPurchase]:
-    """These issuers' purchases as rule_runs reads them (_from_run_start), in trade-date order, with
-    their whole-history buyer and whether each was filed in [since, until) (to cut rule_runs' long runs
-    by the span)."""
-    p = _from_run_start(session, since=since, until=until, w=w)
+def rule_purchases(
+    session: Session, *, issuer_ciks: Sequence[str] | None, since: datetime, until: datetime | None, w: int
+) -> list[RulePurchase]:
+    """These issuers' purchases (None: every issuer with a purchase filed in [since, until)), each read
+    from the start of the W-linked run holding its first trade filed in the window (_from_run_start), in
+    no particular order. Cut into runs and groups in Python: one pass over rows read once cost less than
+    PostgreSQL's sort and window passes over them, and the long runs needed a second read."""
+    p = _from_run_start(session, since=since, until=until, w=w, bound_issuers=issuer_ciks is not None)
     stmt = select(
         p.c.issuer_cik,
         p.c.trade_date,
+        p.c.owner_ciks,
         p.c.buyer_key,
-        case((_filed_between(since, until, p.c.known_at), 1), else_=0),
-    ).order_by(p.c.issuer_cik, p.c.trade_date)
-    return [
-        RunPurchase(cik, day, buyer, bool(filed))
-        for cik, day, buyer, filed in _each_chunk(session, stmt, issuer_ciks)
-    ]
+        type_coerce(_filed_between(since, until, p.c.known_at), Boolean),
+    )
+    rows = core_rows(session, stmt) if issuer_ciks is None else _each_chunk(session, stmt, issuer_ciks)
+    return list(map(RulePurchase._make, rows))
 
 
 def issuers(session: Session, ciks: Sequence[str]) -> dict[str, Issuer]:

@@ -90,7 +90,7 @@ def _rule_runs(
     session: Session,
     f: ScreenerFilters,
     rf: screener_repo.RowFilter,
-    issuer_ciks: Collection[str],
+    issuer_ciks: Collection[str] | None,
     *,
     all_members: bool,
 ) -> tuple[list[ClusterDates], list[ClusterResult]]:
@@ -100,44 +100,23 @@ def _rule_runs(
     shown to have a cluster there). The same clusters as a replay of each issuer's whole history.
 
     Each issuer's purchases are read from the start of the W-linked run that holds its first trade filed
-    in the window (screener_repo._from_run_start), and SQL cuts them into runs. A run with fewer than N
-    filer sets holds no cluster. A final group (a run cut by the maximum span from its first purchase)
-    with at least N whole-history buyers is one cluster as a whole: when the replay last re-cuts that
-    group, its buyers (merged over fewer filings) are at least N, so it holds a birth or an earlier one.
-    Runs longer than the span are cut in Python (_groups_by_span). A group with fewer buyers may still
-    hold the birth of an earlier, differently cut group: only its issuer is replayed, over its whole
-    history (buyer identities link filings of any date)."""
-    if not issuer_ciks:
+    in the window (screener_repo.rule_purchases) and cut into groups by settle_groups. An issuer with a
+    group it cannot settle is replayed over its whole history (buyer identities link filings of any
+    date). `issuer_ciks` None: every issuer with a purchase filed in the window (of rf's issuers)."""
+    if issuer_ciks is None:
+        issuer_ciks = rf.issuer_ciks  # the sector or text filter's issuers, if any
+    if issuer_ciks is not None and not issuer_ciks:
         return [], []
-    runs = screener_repo.rule_runs(
+    purchases = screener_repo.rule_purchases(
         session,
-        issuer_ciks=sorted(issuer_ciks),
-        n=f.n,
-        w=f.w,
-        max_span_days=MAX_SPAN_DAYS,
+        issuer_ciks=None if issuer_ciks is None else sorted(issuer_ciks),
         since=rf.since,
         until=rf.until,
+        w=f.w,
     )
-    whole = [
-        (r.issuer_cik, r.first_trade_date, r.last_trade_date) for r in runs if r.at_least_n_buyers_within_span
-    ]
-    long_runs = [r for r in runs if not r.at_least_n_buyers_within_span]
+    whole, to_replay = settle_groups(purchases, n=f.n, w=f.w)
     if not all_members:  # an issuer already shown to have a cluster in the window is done
-        settled_issuers = {cik for cik, _, _ in whole}
-        long_runs = [r for r in long_runs if r.issuer_cik not in settled_issuers]
-    to_replay: set[str] = set()
-    if long_runs:
-        purchases = screener_repo.run_purchases(
-            session,
-            issuer_ciks=sorted({r.issuer_cik for r in long_runs}),
-            since=rf.since,
-            until=rf.until,
-            w=f.w,
-        )
-        settled, to_replay = _groups_by_span(long_runs, purchases, f.n)
-        whole.extend(settled)
-        if not all_members:
-            to_replay -= {cik for cik, _, _ in whole}
+        to_replay -= {cik for cik, _, _ in whole}
     results = (
         clusters_for_rule(
             session, n=f.n, w=f.w, issuer_ciks=sorted(to_replay), filed_between=(rf.since, rf.until)
@@ -148,43 +127,55 @@ def _rule_runs(
     return whole, results
 
 
-def _groups_by_span(
-    runs: list[screener_repo.RuleRun], purchases: list[screener_repo.RunPurchase], n: int
+def settle_groups(
+    purchases: Iterable[screener_repo.RulePurchase], *, n: int, w: int
 ) -> tuple[list[ClusterDates], set[str]]:
-    """Cut these runs by the maximum span from their first purchase, as the replay's final groups: the
-    groups touching the window with at least N buyers (whole clusters), and the issuers with another
-    group touching it."""
-    by_issuer: dict[str, list[screener_repo.RunPurchase]] = defaultdict(list)
-    for p in purchases:  # in trade-date order
+    """Cut each issuer's purchases (read from the start of a W-linked run) into runs of trade dates at
+    most `w` days apart, and the runs into the replay's final groups by the maximum span from their first
+    purchase. Of the groups with a purchase filed in the window: those with at least `n` whole-history
+    buyers (the whole clusters), and the issuers of the others that may still hold a cluster.
+
+    A run with fewer than `n` filer sets holds no cluster: every point-in-time group lies inside one run
+    of the final data, and its buyers are unions of filer sets. A final group with at least `n` buyers
+    is one cluster as a whole: when the replay last re-cuts that group, its buyers (merged over fewer
+    filings) are at least `n`, so it holds a birth or an earlier one. A group with fewer buyers may
+    still hold the birth of an earlier, differently cut group: its issuer must be replayed."""
+    by_issuer: dict[str, list[screener_repo.RulePurchase]] = defaultdict(list)
+    for p in purchases:
         by_issuer[p.issuer_cik].append(p)
     whole: list[ClusterDates] = []
     unsettled: set[str] = set()
-    for run in runs:
-        rows = [
-            p
-            for p in by_issuer[run.issuer_cik]
-            if run.first_trade_date <= p.trade_date <= run.last_trade_date
-        ]
-        groups: list[list[screener_repo.RunPurchase]] = []
+    for cik, rows in by_issuer.items():
+        rows.sort(key=lambda p: p.trade_date)
+        runs: list[list[screener_repo.RulePurchase]] = []
         for p in rows:
-            if not groups or (p.trade_date - groups[-1][0].trade_date).days > MAX_SPAN_DAYS:
-                groups.append([])
-            groups[-1].append(p)
-        for group in groups:
-            if not any(p.filed_in_window for p in group):
+            if not runs or (p.trade_date - runs[-1][-1].trade_date).days > w:
+                runs.append([])
+            runs[-1].append(p)
+        for run in runs:
+            if not any(p.filed_in_window for p in run) or len({p.owner_ciks for p in run}) < n:
                 continue
-            if len({p.buyer_key for p in group}) >= n:
-                whole.append((run.issuer_cik, group[0].trade_date, group[-1].trade_date))
-            else:
-                unsettled.add(run.issuer_cik)
+            groups: list[list[screener_repo.RulePurchase]] = []
+            for p in run:
+                if not groups or (p.trade_date - groups[-1][0].trade_date).days > MAX_SPAN_DAYS:
+                    groups.append([])
+                groups[-1].append(p)
+            for group in groups:
+                if not any(p.filed_in_window for p in group):
+                    continue
+                if len({p.buyer_key for p in group}) >= n:
+                    whole.append((cik, group[0].trade_date, group[-1].trade_date))
+                else:
+                    unsettled.add(cik)
     return whole, unsettled
 
 
 def rule_members(
-    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, issuer_ciks: Collection[str]
+    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, issuer_ciks: Collection[str] | None
 ) -> dict[int, str]:
     """Purchases of the window (under `rf`) that belong to a cluster under a non-default rule, with
-    their issuer; `issuer_ciks`: the issuers to look at (those with a purchase under `rf`)."""
+    their issuer; `issuer_ciks`: the issuers to look at (those with a purchase under `rf`; None: every
+    issuer with a purchase filed in the window)."""
     whole, results = _rule_runs(session, f, rf, issuer_ciks, all_members=True)
     runs_of: dict[str, list[tuple[date, date]]] = defaultdict(list)
     for cik, first, last in whole:
@@ -201,10 +192,10 @@ def rule_members(
 
 
 def rule_issuers(
-    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, issuer_ciks: Collection[str]
+    session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, issuer_ciks: Collection[str] | None
 ) -> set[str]:
     """Issuers with a purchase of the window (under `rf`) in a cluster under a non-default rule (see
-    rule_members)."""
+    rule_members; `issuer_ciks` None: every issuer with a purchase filed in the window)."""
     if not rf.selects_by_window_and_issuer():
         return set(rule_members(session, f, rf, issuer_ciks).values())
     # Every purchase filed in the window counts: a run that holds one is enough.
@@ -256,7 +247,14 @@ def build_screener_page(
     if other_rule_as_filter:
         # Its companies are found first, so that only they are totalled, and sorted and paged in SQL
         # like any other filter.
-        in_rule = rule_issuers(session, filters, rf, screener_repo.matching_issuers(session, rf))
+        # With no per-row filter, that is every company (of the sector or text filter) with a purchase
+        # filed in the window: no need to list them first.
+        in_rule = rule_issuers(
+            session,
+            filters,
+            rf,
+            None if rf.selects_by_window_and_issuer() else screener_repo.matching_issuers(session, rf),
+        )
         rf = replace(rf, issuer_ciks=sorted(in_rule))
 
     def rule_met_by(companies: list[IssuerTotals]) -> set[str]:

@@ -1,5 +1,5 @@
-"""A rule computed on request (the screener's N and W): the SQL runs that settle most companies, the
-replay restricted to runs touching the window, and the stored owner sets it reads, give exactly the
+"""A rule computed on request (the screener's N and W): the runs and groups that settle most companies,
+the replay restricted to runs touching the window, and the stored owner sets it reads, give exactly the
 members a full point-in-time replay of every purchase gives. Random filings through the real ingest."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from app.repositories import screener as screener_repo
 from app.schemas.screener import ScreenerFilters
 from app.services import clustering as clustering_service
 from app.services import screener as screener_service
-from app.services.clustering_core import DEFAULT_N, DEFAULT_W, MAX_SPAN_DAYS
+from app.services.clustering_core import DEFAULT_N, DEFAULT_W
 from tests.factories import Doc, Owner, Tx, form4_xml, ingest_submissions, submission_txt
 
 ISSUERS = ("0000007001", "0000007002", "0000007003")
@@ -81,7 +81,7 @@ def test_rule_on_request_matches_the_full_replay(clean_engine: Engine, tmp_path:
     ingest_submissions(clean_engine, tmp_path, _random_filings(seed))
     now = datetime(2024, 11, 20, tzinfo=UTC)
     checked = met = 0
-    kinds: set[bool] = set()
+    kinds: set[str] = set()
     with session_scope(clean_engine) as s:
         for n, w in [(2, 3), (2, 30), (3, 14), (4, 60), (3, 90), (10, 1)]:
             for query in (
@@ -90,6 +90,7 @@ def test_rule_on_request_matches_the_full_replay(clean_engine: Engine, tmp_path:
                 {"from": "2024-03-01", "to": "2024-05-31"},
                 {"days": 200, "role": "director"},
                 {"days": 120, "min_price": "12"},
+                {"days": 200, "q": "rnd1"},
             ):
                 f = ScreenerFilters.model_validate({**query, "n": n, "w": w})
                 rf = screener_service.row_filter(s, f, screener_service.window_of(f, now))
@@ -112,6 +113,9 @@ def test_rule_on_request_matches_the_full_replay(clean_engine: Engine, tmp_path:
                     w,
                     query,
                 )
+                # Every issuer with a purchase filed in the window looked at (None), the filters apply.
+                assert screener_service.rule_members(s, f, rf, None) == expected, (n, w, query)
+                assert screener_service.rule_issuers(s, f, rf, None) == set(expected.values()), (n, w, query)
                 # A company's result does not depend on which other companies are looked at (a sector
                 # or text filter, another window's late filings).
                 some = issuers[::2]
@@ -121,21 +125,16 @@ def test_rule_on_request_matches_the_full_replay(clean_engine: Engine, tmp_path:
                 checked += 1
                 met += bool(expected)
                 if issuers:
-                    runs = screener_repo.rule_runs(
-                        s,
-                        issuer_ciks=issuers,
-                        n=n,
-                        w=w,
-                        max_span_days=MAX_SPAN_DAYS,
-                        since=rf.since,
-                        until=rf.until,
+                    purchases = screener_repo.rule_purchases(
+                        s, issuer_ciks=issuers, since=rf.since, until=rf.until, w=w
                     )
-                    kinds.update(r.at_least_n_buyers_within_span for r in runs)
-    # The data exercises the rule: most combinations find members, some none; some runs are settled in
-    # SQL as a whole, others are cut by the span or replayed.
-    assert checked == 30
+                    whole, unsettled = screener_service.settle_groups(purchases, n=n, w=w)
+                    kinds.update(["whole"] * bool(whole) + ["replayed"] * bool(unsettled))
+    # The data exercises the rule: most combinations find members, some none; some groups are settled as
+    # whole clusters, some issuers replayed.
+    assert checked == 36
     assert 10 <= met < checked
-    assert kinds == {True, False}
+    assert kinds == {"whole", "replayed"}
 
 
 def test_stored_owner_sets_and_names_follow_the_filing(clean_engine: Engine, tmp_path: Path) -> None:
