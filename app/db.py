@@ -51,8 +51,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # each execution for its values instead: planning costs well under a millisecond here.
             # No JIT: a page's statements run for milliseconds, and a cost estimate over its threshold
             # (a rough guess of rows per company, say) spent ~280 ms compiling one of them.
+            # Sessions in UTC: times come back already in UTC (UTCDateTime leaves them as they are),
+            # whatever the server's own time zone.
             connect_args = kwargs.pop("connect_args", {})
-            connect_args.setdefault("options", "-c plan_cache_mode=force_custom_plan -c jit=off")
+            connect_args.setdefault(
+                "options", "-c plan_cache_mode=force_custom_plan -c jit=off -c timezone=UTC"
+            )
             kwargs["connect_args"] = connect_args
         return create_engine(url, **kwargs)
 
