@@ -81,6 +81,18 @@ def eligible_purchases(
     return [PurchaseRow(*row) for row in session.execute(stmt)]
 
 
+PURCHASE_INPUT_COLUMNS = (
+    EligiblePurchase.transaction_id,
+    EligiblePurchase.issuer_cik,
+    EligiblePurchase.accession,
+    EligiblePurchase.trade_date,
+    EligiblePurchase.known_at,
+    EligiblePurchase.shares,
+    EligiblePurchase.value,
+    EligiblePurchase.owner_ciks,
+)
+
+
 def purchase_input_rows(
     session: Session,
     *,
@@ -91,16 +103,7 @@ def purchase_input_rows(
     """Eligible purchases from their stored screener facts, with their filing's owner CIKs — the cheap
     input for computing a rule on request (the facts are refreshed with every ingest)."""
     ep = EligiblePurchase
-    base = select(
-        ep.transaction_id,
-        ep.issuer_cik,
-        ep.accession,
-        ep.trade_date,
-        ep.known_at,
-        ep.shares,
-        ep.value,
-        ep.owner_ciks,
-    )
+    base = select(*PURCHASE_INPUT_COLUMNS)
     if trade_since is not None:
         base = base.where(ep.trade_date >= trade_since)
     if trade_until is not None:

@@ -31,9 +31,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
 from app.models import ClusterMember, EligiblePurchase, InsiderTransaction, Issuer
-from app.models.purchase import OWNER_NAME_SEPARATOR
+from app.models.purchase import OWNER_CIK_SEPARATOR, OWNER_NAME_SEPARATOR
 from app.models.types import Money, Shares
-from app.repositories.clusters import _chunks, core_rows
+from app.repositories.clusters import PURCHASE_INPUT_COLUMNS, _chunks, core_rows
 
 EP = EligiblePurchase
 Ts = TypeVarTuple("Ts")
@@ -481,16 +481,15 @@ def _one_of(
     return listed
 
 
-def _from_run_start(
+def _run_starts(
     session: Session, *, since: datetime, until: datetime | None, w: int, bound_issuers: bool = True
 ) -> Subquery:
-    """The purchases of the issuers bound as "ciks" (without `bound_issuers`: of every issuer with a
-    purchase filed in [since, until)), each read from the start of the run of W-linked
-    purchases (over its whole history) that holds its first trade of a purchase filed in [since, until):
-    the latest purchase on or before that date with no purchase in the W days before it
-    (EligiblePurchase.days_after_previous). Every purchase filed in the window lies in that run or a
-    later one, and the replay cuts the 90-day span from a run's first purchase, so the runs, groups and
-    clusters read from there are those of the whole history."""
+    """Per issuer bound as "ciks" (without `bound_issuers`: every issuer) with a purchase filed in
+    [since, until): the start of the run of W-linked purchases (over its whole history) holding its
+    first trade of such a purchase, i.e. the latest purchase on or before that date with no purchase in
+    the W days before it (EligiblePurchase.days_after_previous). Every purchase filed in the window lies
+    in that run or a later one, and the replay cuts the 90-day span from a run's first purchase, so the
+    runs, groups and clusters read from there are those of the whole history."""
     in_window = [_filed_between(since, until)]
     if bound_issuers:
         in_window.append(_one_of(session, EP.issuer_cik, name="ciks"))
@@ -511,7 +510,14 @@ def _from_run_start(
         .scalar_subquery()
     )
     # OFFSET 0: inlined, PostgreSQL looks the run start up again for each purchase it joins.
-    starts = select(first_trade.c.issuer_cik, run_start.label("run_start")).offset(0).subquery("run_start")
+    return select(first_trade.c.issuer_cik, run_start.label("run_start")).offset(0).subquery("run_start")
+
+
+def _from_run_start(
+    session: Session, *, since: datetime, until: datetime | None, w: int, bound_issuers: bool = True
+) -> Subquery:
+    """The purchases of the issuers of _run_starts, each read from its run start."""
+    starts = _run_starts(session, since=since, until=until, w=w, bound_issuers=bound_issuers)
     columns = (
         EP.issuer_cik,
         EP.transaction_id,
@@ -529,6 +535,40 @@ def _from_run_start(
         purchases = select(*columns).where(*from_start).offset(0).lateral("purchases")
         return select(purchases).select_from(starts).join(purchases, true()).subquery("from_run_start")
     return select(*columns).join(starts, and_(*from_start)).subquery("from_run_start")
+
+
+def replay_input_rows(
+    session: Session, *, issuer_ciks: Sequence[str], since: datetime, until: datetime | None, w: int
+) -> list[Any]:
+    """The clustering input rows (clusters_repo.purchase_input_rows) of these issuers that a replay of
+    their runs with a purchase filed in [since, until) needs: every purchase from each issuer's run
+    start (_run_starts), and before it only those that say which filers are one buyer — the purchases
+    of joint filings and those on a day the issuer has purchases on more than one filing (chain copies
+    of a block). The others (most of a busy issuer's history) lie in earlier runs and link no filers."""
+    starts = _run_starts(session, since=since, until=until, w=w)
+    shared_days = (
+        select(EP.issuer_cik.label("issuer_cik"), EP.trade_date.label("trade_date"))
+        .where(_one_of(session, EP.issuer_cik, name="ciks"))
+        .group_by(EP.issuer_cik, EP.trade_date)
+        .having(func.min(EP.accession) != func.max(EP.accession))
+        .subquery("shared_days")
+    )
+    stmt = (
+        select(*PURCHASE_INPUT_COLUMNS)
+        .join(starts, starts.c.issuer_cik == EP.issuer_cik)
+        .outerjoin(
+            shared_days,
+            and_(shared_days.c.issuer_cik == EP.issuer_cik, shared_days.c.trade_date == EP.trade_date),
+        )
+        .where(
+            or_(
+                EP.trade_date >= starts.c.run_start,
+                EP.owner_ciks.contains(OWNER_CIK_SEPARATOR, autoescape=True),
+                shared_days.c.trade_date.is_not(None),
+            )
+        )
+    )
+    return _each_chunk(session, stmt, issuer_ciks)
 
 
 def _each_chunk(session: Session, stmt: Any, issuer_ciks: Sequence[str]) -> list[Any]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.models.purchase import OWNER_CIK_SEPARATOR, OWNER_NAME_SEPARATOR
 from app.repositories import clusters as clusters_repo
+from app.repositories import screener as screener_repo
 from app.repositories.clusters import MemberFacts, OwnerRow, PurchaseRow
 from app.schemas.overview import RuleFacts
 from app.services import roles as roles_service
@@ -46,7 +47,11 @@ def purchase_records(
     rows = clusters_repo.purchase_input_rows(
         session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
     )
-    return _records(rows, lambda r: frozenset(r.owner_ciks.split(OWNER_CIK_SEPARATOR)))
+    return _records(rows, _owner_set)
+
+
+def _owner_set(row: Any) -> frozenset[str]:
+    return frozenset(row.owner_ciks.split(OWNER_CIK_SEPARATOR))
 
 
 def _filers_of(owners: dict[str, list[OwnerRow]], row: Any) -> frozenset[str]:
@@ -95,9 +100,17 @@ def clusters_for_rule(
 ) -> list[ClusterResult]:
     """Compute clusters under any rule (2 ≤ N ≤ 10, 1 ≤ W ≤ 90) without storing them (with
     `filed_between`, only those in runs of linked purchases with one filed then: see find_clusters)."""
-    records = purchase_records(
-        session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
-    )
+    if filed_between is not None and issuer_ciks is not None and trade_since is trade_until is None:
+        # Those runs need the issuers' purchases from the start of the run holding their first one filed
+        # then, and before it only the ones that link filers into buyers.
+        rows = screener_repo.replay_input_rows(
+            session, issuer_ciks=sorted(issuer_ciks), since=filed_between[0], until=filed_between[1], w=w
+        )
+        records = _records(rows, _owner_set)
+    else:
+        records = purchase_records(
+            session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
+        )
     return find_clusters(records, n=n, w=w, filed_between=filed_between)
 
 

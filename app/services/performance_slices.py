@@ -16,8 +16,10 @@ from app.analytics import performance as pf
 from app.repositories import clusters as clusters_repo
 from app.repositories import performance as perf_repo
 from app.repositories import prices as prices_repo
+from app.repositories import screener as screener_repo
 from app.schemas.performance import Coverage, PerformanceFilters, RoleMix, ValueBucket
 from app.services import clustering as clustering_service
+from app.services import screener as screener_service
 from app.services.clustering_core import ClusterResult
 from app.services.performance_groups import (
     DEFAULT_RULE,
@@ -38,6 +40,7 @@ from app.services.performance_measure import (
 )
 from app.services.prices import BENCHMARK
 
+EARLIEST_FILING = datetime(1990, 1, 1, tzinfo=UTC)  # before EDGAR: "from the start"
 CUSTOM_MAX_CLUSTERS = 500  # another N/W is computed per request: the most recent clusters only
 
 
@@ -181,18 +184,39 @@ def _custom_roles_flags(
     return out
 
 
+def custom_rule_clusters(session: Session, filters: PerformanceFilters) -> list[ClusterResult]:
+    """The clusters of another N/W rule triggered in the filters' dates, as a replay of every purchase
+    finds them: each is the clusters of its issuer's whole history (buyer identities link filings of any
+    date, a W-linked run may start years earlier, and later purchases still join a cluster)."""
+    bounds = filter_bounds(filters)
+    since, until = bounds["trigger_from"], bounds["trigger_until"]
+    if since is None and until is None:
+        found = clustering_service.clusters_for_rule(session, n=filters.n, w=filters.w)
+    else:
+        # A cluster's trigger filing is one of its members: only issuers with a group of purchases
+        # filed in the dates that may hold one (as the screener finds them) are replayed.
+        filed = (since or EARLIEST_FILING, until)
+        purchases = screener_repo.rule_purchases(
+            session, issuer_ciks=None, since=filed[0], until=until, w=filters.w
+        )
+        whole, unsettled = screener_service.settle_groups(purchases, n=filters.n, w=filters.w)
+        issuers = sorted({cik for cik, _, _ in whole} | unsettled)
+        found = (
+            clustering_service.clusters_for_rule(
+                session, n=filters.n, w=filters.w, issuer_ciks=issuers, filed_between=filed
+            )
+            if issuers
+            else []
+        )
+    return [r for r in found if _in_dates(r, bounds)]
+
+
 def _custom_slice(session: Session, filters: PerformanceFilters) -> Slice:
     """Another N/W rule: find its clusters, then measure the most recent ones on the fly."""
-    bounds = filter_bounds(filters)
-    since = filters.from_date - timedelta(days=90) if filters.from_date else None
-    found = clustering_service.clusters_for_rule(
-        session, n=filters.n, w=filters.w, trade_since=since, trade_until=filters.to_date
-    )
     found = [
         r
-        for r in found
-        if _in_dates(r, bounds)
-        and (filters.value is ValueBucket.any or value_bucket(float(r.total_value)) == filters.value.value)
+        for r in custom_rule_clusters(session, filters)
+        if filters.value is ValueBucket.any or value_bucket(float(r.total_value)) == filters.value.value
     ]
     found.sort(key=lambda r: r.trigger_at, reverse=True)
     # Roles need the member filings' owners: read them for a bounded number of recent clusters only.

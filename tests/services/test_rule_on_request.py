@@ -15,10 +15,12 @@ from sqlalchemy import Engine, select
 from app.db import session_scope
 from app.models import EligiblePurchase, FilingOwner
 from app.repositories import screener as screener_repo
+from app.schemas.performance import PerformanceFilters
 from app.schemas.screener import ScreenerFilters
 from app.services import clustering as clustering_service
+from app.services import performance_slices
 from app.services import screener as screener_service
-from app.services.clustering_core import DEFAULT_N, DEFAULT_W
+from app.services.clustering_core import DEFAULT_N, DEFAULT_W, ClusterResult
 from tests.factories import Doc, Owner, Tx, form4_xml, ingest_submissions, submission_txt
 
 ISSUERS = ("0000007001", "0000007002", "0000007003")
@@ -150,3 +152,78 @@ def test_stored_owner_sets_and_names_follow_the_filing(clean_engine: Engine, tmp
             assert p.owner_ciks == "+".join(sorted(o.owner_cik for o in filers))
             assert p.owner_names == "\n".join(o.name_as_filed or o.owner_cik for o in filers)
         assert any("+" in p.owner_ciks for p in facts)  # the joint filings
+
+
+def test_another_rule_on_the_performance_page_is_the_whole_history_replay(
+    clean_engine: Engine, tmp_path: Path
+) -> None:
+    """/performance with another N/W and dates: the clusters triggered then, each as a replay of every
+    purchase finds it (same members, trigger and total, even when its run starts long before the dates
+    or later purchases join it after them)."""
+    ingest_submissions(clean_engine, tmp_path, _random_filings(5))
+    compared = 0
+    with session_scope(clean_engine) as s:
+        for n, w in [(2, 30), (3, 90), (2, 3), (4, 60)]:
+            everything = clustering_service.clusters_for_rule(s, n=n, w=w)
+            for start, end in [
+                (date(2024, 3, 1), date(2024, 5, 31)),
+                (date(2024, 6, 15), None),
+                (None, date(2024, 4, 30)),
+                (date(2024, 8, 1), date(2024, 8, 31)),
+            ]:
+                filters = PerformanceFilters.model_validate({"n": n, "w": w, "from": start, "to": end})
+                bounds = performance_slices.filter_bounds(filters)
+                expected = [
+                    r
+                    for r in everything
+                    if (start is None or r.trigger_at >= bounds["trigger_from"])
+                    and (end is None or r.trigger_at < bounds["trigger_until"])
+                ]
+                got = performance_slices.custom_rule_clusters(s, filters)
+
+                def key(r: ClusterResult) -> tuple[object, ...]:
+                    ids = tuple(sorted(m.transaction_id for m in r.members))
+                    return (r.cluster_id, r.trigger_at, r.total_value, ids)
+
+                assert sorted(map(key, got)) == sorted(map(key, expected)), (n, w, start, end)
+                compared += len(expected)
+    assert compared > 20
+
+
+def test_filers_linked_long_before_the_window_are_one_buyer(clean_engine: Engine, tmp_path: Path) -> None:
+    """A fund and its GP filed one joint Form 4 a year earlier: when each later buys on its own, they are
+    still one buyer, so with an insider they are two buyers, not the three a rule of N=3 needs."""
+    fund = Owner("0000008101", "FUND LP", ten_percent=True)
+    gp = Owner("0000008102", "FUND GP LLC", ten_percent=True)
+    insider = Owner("0000008103", "JANE INSIDER", director=True)
+    filings = [
+        ("2023-03-01", [fund, gp], "100"),  # the joint filing: one buyer from then on
+        ("2024-03-01", [fund], "200"),
+        ("2024-03-04", [gp], "300"),
+        ("2024-03-06", [insider], "400"),
+    ]
+    files: dict[str, bytes] = {}
+    for i, (day, owners, shares) in enumerate(filings):
+        doc = Doc(
+            issuer_cik="0000008100",
+            ticker="LNKD",
+            owners=owners,
+            period=day,
+            transactions=[Tx(shares=shares, price="10.00", trade_date=day)],
+        )
+        accession = f"0000008100-24-{i:06d}"
+        files[f"{accession}.txt"] = submission_txt(
+            form4_xml(doc), accession=accession, accepted_at_et=f"{day}T18:00:00"
+        )
+    ingest_submissions(clean_engine, tmp_path, files)
+    window = (datetime(2024, 2, 1, tzinfo=UTC), None)
+    with session_scope(clean_engine) as s:
+        for n, expected in [(3, 0), (2, 1)]:
+            whole = clustering_service.clusters_for_rule(s, n=n, w=14, issuer_ciks=["0000008100"])
+            found = clustering_service.clusters_for_rule(
+                s, n=n, w=14, issuer_ciks=["0000008100"], filed_between=window
+            )
+            assert len(found) == expected
+            assert [(r.cluster_id, r.n_buyers_at_trigger, r.total_value) for r in found] == [
+                (r.cluster_id, r.n_buyers_at_trigger, r.total_value) for r in whole
+            ]
