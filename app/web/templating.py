@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from fastapi.templating import Jinja2Templates
@@ -93,23 +94,21 @@ def delta_own(value: float | None, new: bool = False) -> str:
     return f"+{value * 100:,.0f}%" if value >= 0.01 else f"+{value * 100:.1f}%"
 
 
-def _badges(kind: str, labels: dict[str, tuple[str, str]], keys: Iterable[str]) -> Markup:
-    out = []
-    for key in keys:
-        short, title = labels.get(key, (key, key))
-        k = escape(key)
-        out.append(f'<span class="badge {kind} {kind}-{k}" title="{escape(title)}">{escape(short)}</span>')
-    return Markup("".join(out))
+@lru_cache(maxsize=512)
+def _badge(kind: str, key: str) -> str:
+    """One badge's HTML, made once per kind and key (a long table shows the same few on every row)."""
+    short, title = (ROLE_LABELS if kind == "role" else FLAG_LABELS).get(key, (key, key))
+    return f'<span class="badge {kind} {kind}-{escape(key)}" title="{escape(title)}">{escape(short)}</span>'
 
 
 def role_badges(roles: Iterable[str]) -> Markup:
     """A badge per role (a filter, not a macro: a long table calls it on every row)."""
-    return _badges("role", ROLE_LABELS, roles)
+    return Markup("".join(_badge("role", key) for key in roles))
 
 
 def flag_badges(flags: Iterable[str]) -> Markup:
     """A badge per flag, as role_badges."""
-    return _badges("flag", FLAG_LABELS, flags)
+    return Markup("".join(_badge("flag", key) for key in flags))
 
 
 templates.env.filters.update(delta_own=delta_own, role_badges=role_badges, flag_badges=flag_badges)
