@@ -93,21 +93,11 @@ PURCHASE_INPUT_COLUMNS = (
 )
 
 
-def purchase_input_rows(
-    session: Session,
-    *,
-    issuer_ciks: Iterable[str] | None = None,
-    trade_since: date | None = None,
-    trade_until: date | None = None,
-) -> list[Any]:
+def purchase_input_rows(session: Session, *, issuer_ciks: Iterable[str] | None = None) -> list[Any]:
     """Eligible purchases from their stored screener facts, with their filing's owner CIKs — the cheap
     input for computing a rule on request (the facts are refreshed with every ingest)."""
     ep = EligiblePurchase
     base = select(*PURCHASE_INPUT_COLUMNS)
-    if trade_since is not None:
-        base = base.where(ep.trade_date >= trade_since)
-    if trade_until is not None:
-        base = base.where(ep.trade_date <= trade_until)
     if issuer_ciks is None:
         return list(core_rows(session, base))
     out: list[Any] = []

@@ -35,18 +35,10 @@ EASTERN = ZoneInfo("America/New_York")
 BUSINESS_DAYS_TO_FILE = 2  # Form 4 is due within 2 business days of the trade (since 2002-08-29)
 
 
-def purchase_records(
-    session: Session,
-    *,
-    issuer_ciks: Iterable[str] | None = None,
-    trade_since: date | None = None,
-    trade_until: date | None = None,
-) -> list[PurchaseRecord]:
+def purchase_records(session: Session, *, issuer_ciks: Iterable[str] | None = None) -> list[PurchaseRecord]:
     """Eligible purchases as clustering input, each with the owner CIKs of its filing, read from the
     stored screener facts (what any rule computed on request starts from)."""
-    rows = clusters_repo.purchase_input_rows(
-        session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
-    )
+    rows = clusters_repo.purchase_input_rows(session, issuer_ciks=issuer_ciks)
     return _records(rows, _owner_set)
 
 
@@ -94,13 +86,11 @@ def clusters_for_rule(
     n: int,
     w: int,
     issuer_ciks: Iterable[str] | None = None,
-    trade_since: date | None = None,
-    trade_until: date | None = None,
     filed_between: tuple[datetime, datetime | None] | None = None,
 ) -> list[ClusterResult]:
     """Compute clusters under any rule (2 ≤ N ≤ 10, 1 ≤ W ≤ 90) without storing them (with
     `filed_between`, only those in runs of linked purchases with one filed then: see find_clusters)."""
-    if filed_between is not None and issuer_ciks is not None and trade_since is trade_until is None:
+    if filed_between is not None and issuer_ciks is not None:
         # Those runs need the issuers' purchases from the start of the run holding their first one filed
         # then, and before it only the ones that link filers into buyers.
         rows = screener_repo.replay_input_rows(
@@ -108,9 +98,7 @@ def clusters_for_rule(
         )
         records = _records(rows, _owner_set)
     else:
-        records = purchase_records(
-            session, issuer_ciks=issuer_ciks, trade_since=trade_since, trade_until=trade_until
-        )
+        records = purchase_records(session, issuer_ciks=issuer_ciks)
     return find_clusters(records, n=n, w=w, filed_between=filed_between)
 
 
