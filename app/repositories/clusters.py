@@ -142,24 +142,32 @@ class MemberFacts:
 
 
 def member_facts(session: Session, transaction_ids: Sequence[int]) -> dict[int, MemberFacts]:
+    # Columns, not ORM objects: a refresh or a rule's clusters ask for thousands of members.
+    tx = InsiderTransaction
     rows: list[Any] = []
     for chunk in _chunks(transaction_ids):
         stmt = (
-            select(InsiderTransaction, Filing.is_amendment)
-            .join(Filing, Filing.accession == InsiderTransaction.accession)
-            .where(InsiderTransaction.id.in_(chunk))
-        )
-        rows.extend(session.execute(stmt))
-    accessions = sorted({tx.accession for tx, _ in rows})
+            select(
+                tx.id, tx.accession, tx.footnote_ids, tx.is_10b5_1, tx.timeliness, tx.price_source,
+                Filing.is_amendment,
+            )
+            .join(Filing, Filing.accession == tx.accession)
+            .where(tx.id.in_(chunk))
+        )  # fmt: skip
+        rows.extend(core_rows(session, stmt))
+    accessions = sorted({r.accession for r in rows})
     notes: dict[tuple[str, str], str] = {}
     for chunk in _chunks(accessions):
-        for fn in session.scalars(select(Footnote).where(Footnote.accession.in_(chunk))):
-            notes[(fn.accession, fn.footnote_id)] = fn.text
+        notes_stmt = select(Footnote.accession, Footnote.footnote_id, Footnote.text).where(
+            Footnote.accession.in_(chunk)
+        )
+        for accession, footnote_id, note in core_rows(session, notes_stmt):
+            notes[(accession, footnote_id)] = note
     out: dict[int, MemberFacts] = {}
-    for tx, is_amendment in rows:
-        ids = sorted({fid for fids in (tx.footnote_ids or {}).values() for fid in fids})
-        texts = tuple(notes[(tx.accession, fid)] for fid in ids if (tx.accession, fid) in notes)
-        out[tx.id] = MemberFacts(bool(is_amendment), tx.is_10b5_1, tx.timeliness, tx.price_source, texts)
+    for r in rows:
+        ids = sorted({fid for fids in (r.footnote_ids or {}).values() for fid in fids})
+        texts = tuple(notes[(r.accession, fid)] for fid in ids if (r.accession, fid) in notes)
+        out[r.id] = MemberFacts(bool(r.is_amendment), r.is_10b5_1, r.timeliness, r.price_source, texts)
     return out
 
 

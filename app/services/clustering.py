@@ -128,9 +128,15 @@ def week_bounds(week: str) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def buyer_roles(session: Session, result: ClusterResult) -> dict[tuple[str, ...], set[str]]:
-    """Roles of each buyer of a cluster, from the relationships declared on its member filings."""
-    owners = clusters_repo.owners_by_accession(session, sorted({m.accession for m in result.members}))
+def member_owners(session: Session, results: Sequence[ClusterResult]) -> dict[str, list[OwnerRow]]:
+    """The reporting owners of every member filing of these clusters, read at once."""
+    accessions = sorted({m.accession for r in results for m in r.members})
+    return clusters_repo.owners_by_accession(session, accessions)
+
+
+def buyer_roles(result: ClusterResult, owners: dict[str, list[OwnerRow]]) -> dict[tuple[str, ...], set[str]]:
+    """Roles of each buyer of a cluster, from the relationships declared on its member filings (their
+    owners: member_owners)."""
     out: dict[tuple[str, ...], set[str]] = {}
     for m in result.members:
         roles = out.setdefault(m.buyer, set())
@@ -303,11 +309,12 @@ def _store(
     session: Session, issuer_ciks: Sequence[str], results: list[ClusterResult], *, now: datetime
 ) -> None:
     facts = clusters_repo.member_facts(session, [m.transaction_id for r in results for m in r.members])
+    owners = member_owners(session, results)
     clusters: list[dict[str, Any]] = []
     members: list[dict[str, Any]] = []
     aliases: list[dict[str, Any]] = []
     for r in results:
-        roles_by_buyer = buyer_roles(session, r)
+        roles_by_buyer = buyer_roles(r, owners)
         roles = set().union(*roles_by_buyer.values()) if roles_by_buyer else set()
         week = iso_week_of(r.trigger_at)
         _, week_end = week_bounds(week)

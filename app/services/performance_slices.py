@@ -176,9 +176,10 @@ def _custom_roles_flags(
     session: Session, results: Sequence[ClusterResult]
 ) -> dict[str, tuple[list[str], list[str]]]:
     facts = clusters_repo.member_facts(session, [m.transaction_id for r in results for m in r.members])
+    owners = clustering_service.member_owners(session, results)
     out = {}
     for r in results:
-        by_buyer = clustering_service.buyer_roles(session, r)
+        by_buyer = clustering_service.buyer_roles(r, owners)
         roles = sorted(set().union(*by_buyer.values()) if by_buyer else set())
         out[r.cluster_id] = (roles, clustering_service.cluster_flags(r, facts, by_buyer))
     return out
