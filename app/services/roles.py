@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 CEO, CFO, OFFICER, DIRECTOR, TEN_PERCENT_OWNER, OTHER = (
     "CEO",
@@ -128,17 +129,20 @@ def mentions_private_placement(footnote_texts: Iterable[str | None]) -> bool:
     """Return True when a footnote ties the purchase to a private placement or offering."""
     # Pass the footnotes on the purchase row itself, not those on holdings or ownership nature,
     # which often describe other shares.
-    for text in footnote_texts:
-        if not text:
-            continue
-        for sentence in _SENTENCE_SPLIT.split(text):
-            for pattern in PRIVATE_PLACEMENT_PATTERNS:
-                match = pattern.search(sentence)
-                if match is None:
-                    continue
-                before = sentence[: match.start()]
-                if not _HISTORY.search(before) and not _NOT_BEFORE.search(before):
-                    return True
+    return any(_ties_to_private_placement(text) for text in footnote_texts if text)
+
+
+@lru_cache(maxsize=4096)
+def _ties_to_private_placement(text: str) -> bool:
+    # Cached: a filing's rows share their footnotes, and boilerplate repeats across filings.
+    for sentence in _SENTENCE_SPLIT.split(text):
+        for pattern in PRIVATE_PLACEMENT_PATTERNS:
+            match = pattern.search(sentence)
+            if match is None:
+                continue
+            before = sentence[: match.start()]
+            if not _HISTORY.search(before) and not _NOT_BEFORE.search(before):
+                return True
     return False
 
 
