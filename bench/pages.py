@@ -115,6 +115,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("ticker dashboard all tables", lambda s: f"/ticker/{s.dashboard}?period=all"),
     Endpoint("performance", lambda s: "/performance"),
     Endpoint("api performance", lambda s: "/api/performance"),
+    # Another rule with dates: its clusters found on request (whole history of the companies that may
+    # hold one), then measured; this database has prices for few tickers, so it is mostly the finding.
+    Endpoint(
+        "performance n=2 w=30 one year (on request)",
+        lambda s: "/performance?n=2&w=30&from=2025-01-01&to=2025-12-31",
+    ),
+    Endpoint(
+        "performance n=5 w=90 three years (on request)",
+        lambda s: "/performance?n=5&w=90&from=2019-01-01&to=2021-12-31",
+    ),
     Endpoint("market", lambda s: "/market"),
 )
 
