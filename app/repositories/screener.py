@@ -493,14 +493,19 @@ def _run_starts(
     in_window = [_filed_between(since, until)]
     if bound_issuers:
         in_window.append(_one_of(session, EP.issuer_cik, name="ciks"))
+    starts_run = or_(EP.days_after_previous.is_(None), EP.days_after_previous > w)
     first_trade = (
-        select(EP.issuer_cik.label("issuer_cik"), func.min(EP.trade_date).label("first_trade"))
+        select(
+            EP.issuer_cik.label("issuer_cik"),
+            func.min(EP.trade_date).label("first_trade"),
+            func.min(case((starts_run, EP.trade_date))).label("first_run_start"),
+        )
         .where(*in_window)
         .group_by(EP.issuer_cik)
         .subquery("first_trade")
     )
     prior = aliased(EP)
-    run_start = (
+    latest_run_start = (
         select(func.max(prior.trade_date))
         .where(
             prior.issuer_cik == first_trade.c.issuer_cik,
@@ -508,6 +513,12 @@ def _run_starts(
             or_(prior.days_after_previous.is_(None), prior.days_after_previous > w),
         )
         .scalar_subquery()
+    )
+    # When a purchase of the window starts a run on its first trade date, that is the run start: most
+    # issuers buy seldom, and the look-up (an index probe each) is left for the others.
+    run_start = case(
+        (first_trade.c.first_run_start == first_trade.c.first_trade, first_trade.c.first_trade),
+        else_=latest_run_start,
     )
     # OFFSET 0: inlined, PostgreSQL looks the run start up again for each purchase it joins.
     return select(first_trade.c.issuer_cik, run_start.label("run_start")).offset(0).subquery("run_start")
