@@ -481,6 +481,11 @@ def _one_of(
     return listed
 
 
+def _starts_run(purchase: Any, w: int) -> ColumnElement[bool]:
+    """The purchase (EligiblePurchase or an alias) has none in the W days before it: a run starts."""
+    return or_(purchase.days_after_previous.is_(None), purchase.days_after_previous > w)
+
+
 def _run_starts(
     session: Session, *, since: datetime, until: datetime | None, w: int, bound_issuers: bool = True
 ) -> Subquery:
@@ -493,12 +498,11 @@ def _run_starts(
     in_window = [_filed_between(since, until)]
     if bound_issuers:
         in_window.append(_one_of(session, EP.issuer_cik, name="ciks"))
-    starts_run = or_(EP.days_after_previous.is_(None), EP.days_after_previous > w)
     first_trade = (
         select(
             EP.issuer_cik.label("issuer_cik"),
             func.min(EP.trade_date).label("first_trade"),
-            func.min(case((starts_run, EP.trade_date))).label("first_run_start"),
+            func.min(case((_starts_run(EP, w), EP.trade_date))).label("first_run_start"),
         )
         .where(*in_window)
         .group_by(EP.issuer_cik)
@@ -510,7 +514,7 @@ def _run_starts(
         .where(
             prior.issuer_cik == first_trade.c.issuer_cik,
             prior.trade_date <= first_trade.c.first_trade,
-            or_(prior.days_after_previous.is_(None), prior.days_after_previous > w),
+            _starts_run(prior, w),
         )
         .scalar_subquery()
     )
@@ -529,15 +533,7 @@ def _from_run_start(
 ) -> Subquery:
     """The purchases of the issuers of _run_starts, each read from its run start."""
     starts = _run_starts(session, since=since, until=until, w=w, bound_issuers=bound_issuers)
-    columns = (
-        EP.issuer_cik,
-        EP.transaction_id,
-        EP.trade_date,
-        EP.days_after_previous,
-        EP.owner_ciks,
-        EP.buyer_key,
-        EP.known_at,
-    )
+    columns = (EP.issuer_cik, EP.trade_date, EP.owner_ciks, EP.buyer_key, EP.known_at)
     from_start = (EP.issuer_cik == starts.c.issuer_cik, EP.trade_date >= starts.c.run_start)
     if session.get_bind().dialect.name == "postgresql":
         # Each issuer's purchases read by index from its run start: joined instead, PostgreSQL hashes
@@ -583,8 +579,8 @@ def replay_input_rows(
 
 
 def _each_chunk(session: Session, stmt: Any, issuer_ciks: Sequence[str]) -> list[Any]:
-    """Rows of `stmt` for these issuers, bound as "ciks": on PostgreSQL all at once (one array; each
-    statement plans its window functions again), elsewhere in chunks of a list."""
+    """Rows of `stmt` for these issuers, bound as "ciks": on PostgreSQL all at once (one array),
+    elsewhere in chunks of a list (SQLite's cap on bound parameters)."""
     chunk_size = 500 if session.get_bind().dialect.name == "sqlite" else len(issuer_ciks) or 1
     out: list[Any] = []
     for chunk in _chunks(sorted(issuer_ciks), chunk_size):

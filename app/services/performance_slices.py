@@ -16,7 +16,6 @@ from app.analytics import performance as pf
 from app.repositories import clusters as clusters_repo
 from app.repositories import performance as perf_repo
 from app.repositories import prices as prices_repo
-from app.repositories import screener as screener_repo
 from app.schemas.performance import Coverage, PerformanceFilters, RoleMix, ValueBucket
 from app.services import clustering as clustering_service
 from app.services import screener as screener_service
@@ -197,10 +196,7 @@ def custom_rule_clusters(session: Session, filters: PerformanceFilters) -> list[
         # A cluster's trigger filing is one of its members: only issuers with a group of purchases
         # filed in the dates that may hold one (as the screener finds them) are replayed.
         filed = (since or EARLIEST_FILING, until)
-        purchases = screener_repo.rule_purchases(
-            session, issuer_ciks=None, since=filed[0], until=until, w=filters.w
-        )
-        whole, unsettled = screener_service.settle_groups(purchases, n=filters.n, w=filters.w)
+        whole, unsettled = screener_service.groups_in_window(session, filters.n, filters.w, filed)
         issuers = sorted({cik for cik, _, _ in whole} | unsettled)
         found = (
             clustering_service.clusters_for_rule(

@@ -59,8 +59,7 @@ def build_purchases_page(
     )
     start = (filters.page - 1) * filters.page_size
     if filters.clusters_only and not default_rule:
-        matching = screener_repo.matching_issuers(session, rf)
-        ids = list(screener_service.rule_members(session, filters, rf, matching))
+        ids = list(screener_service.rule_members(session, filters, rf, None))
         all_rows = _purchase_rows(session, screener_repo.purchases_by_id(session, ids))
         all_rows.sort(key=lambda r: r.transaction_id)
         all_rows.sort(key=PURCHASE_SORT_KEYS[filters.sort.value], reverse=filters.order is Order.desc)

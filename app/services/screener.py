@@ -86,7 +86,7 @@ def roles_of_bits(bits: int) -> tuple[str, ...]:
 ClusterDates = tuple[str, date, date]  # an issuer's purchases traded from..to that are one cluster
 
 
-def _rule_runs(
+def _rule_groups(
     session: Session,
     f: ScreenerFilters,
     rf: screener_repo.RowFilter,
@@ -102,19 +102,16 @@ def _rule_runs(
     Each issuer's purchases are read from the start of the W-linked run that holds its first trade filed
     in the window (screener_repo.rule_purchases) and cut into groups by settle_groups. An issuer with a
     group it cannot settle is replayed over its whole history (buyer identities link filings of any
-    date). `issuer_ciks` None: every issuer with a purchase filed in the window (of rf's issuers)."""
-    if issuer_ciks is None:
-        issuer_ciks = rf.issuer_ciks  # the sector or text filter's issuers, if any
+    date). `issuer_ciks` None: every issuer with a purchase under `rf`."""
+    if issuer_ciks is None and not rf.selects_by_window_and_issuer():
+        issuer_ciks = screener_repo.matching_issuers(session, rf)
+    elif issuer_ciks is None:
+        # Every issuer (of the sector or text filter) with a purchase filed in the window: found by
+        # the read itself, not listed first.
+        issuer_ciks = rf.issuer_ciks
     if issuer_ciks is not None and not issuer_ciks:
         return [], []
-    purchases = screener_repo.rule_purchases(
-        session,
-        issuer_ciks=None if issuer_ciks is None else sorted(issuer_ciks),
-        since=rf.since,
-        until=rf.until,
-        w=f.w,
-    )
-    whole, to_replay = settle_groups(purchases, n=f.n, w=f.w)
+    whole, to_replay = groups_in_window(session, f.n, f.w, (rf.since, rf.until), issuer_ciks)
     if not all_members:  # an issuer already shown to have a cluster in the window is done
         to_replay -= {cik for cik, _, _ in whole}
     results = (
@@ -125,6 +122,26 @@ def _rule_runs(
         else []
     )
     return whole, results
+
+
+def groups_in_window(
+    session: Session,
+    n: int,
+    w: int,
+    filed_between: tuple[datetime, datetime | None],
+    issuer_ciks: Collection[str] | None = None,
+) -> tuple[list[ClusterDates], set[str]]:
+    """settle_groups over these issuers' purchases (None: every issuer with a purchase filed in the
+    window), read from the start of the W-linked run holding each one's first trade filed then."""
+    since, until = filed_between
+    purchases = screener_repo.rule_purchases(
+        session,
+        issuer_ciks=None if issuer_ciks is None else sorted(issuer_ciks),
+        since=since,
+        until=until,
+        w=w,
+    )
+    return settle_groups(purchases, n=n, w=w)
 
 
 def settle_groups(
@@ -174,9 +191,9 @@ def rule_members(
     session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, issuer_ciks: Collection[str] | None
 ) -> dict[int, str]:
     """Purchases of the window (under `rf`) that belong to a cluster under a non-default rule, with
-    their issuer; `issuer_ciks`: the issuers to look at (those with a purchase under `rf`; None: every
-    issuer with a purchase filed in the window)."""
-    whole, results = _rule_runs(session, f, rf, issuer_ciks, all_members=True)
+    their issuer; `issuer_ciks`: the issuers to look at (None: every issuer with a purchase under
+    `rf`)."""
+    whole, results = _rule_groups(session, f, rf, issuer_ciks, all_members=True)
     runs_of: dict[str, list[tuple[date, date]]] = defaultdict(list)
     for cik, first, last in whole:
         runs_of[cik].append((first, last))
@@ -195,11 +212,11 @@ def rule_issuers(
     session: Session, f: ScreenerFilters, rf: screener_repo.RowFilter, issuer_ciks: Collection[str] | None
 ) -> set[str]:
     """Issuers with a purchase of the window (under `rf`) in a cluster under a non-default rule (see
-    rule_members; `issuer_ciks` None: every issuer with a purchase filed in the window)."""
+    rule_members; `issuer_ciks` None: every issuer with a purchase under `rf`)."""
     if not rf.selects_by_window_and_issuer():
         return set(rule_members(session, f, rf, issuer_ciks).values())
     # Every purchase filed in the window counts: a run that holds one is enough.
-    whole, results = _rule_runs(session, f, rf, issuer_ciks, all_members=False)
+    whole, results = _rule_groups(session, f, rf, issuer_ciks, all_members=False)
     return {cik for cik, _, _ in whole} | {
         r.issuer_cik for r in results if any(filed_in((rf.since, rf.until), m.known_at) for m in r.members)
     }
@@ -247,14 +264,7 @@ def build_screener_page(
     if other_rule_as_filter:
         # Its companies are found first, so that only they are totalled, and sorted and paged in SQL
         # like any other filter.
-        # With no per-row filter, that is every company (of the sector or text filter) with a purchase
-        # filed in the window: no need to list them first.
-        in_rule = rule_issuers(
-            session,
-            filters,
-            rf,
-            None if rf.selects_by_window_and_issuer() else screener_repo.matching_issuers(session, rf),
-        )
+        in_rule = rule_issuers(session, filters, rf, None)
         rf = replace(rf, issuer_ciks=sorted(in_rule))
 
     def rule_met_by(companies: list[IssuerTotals]) -> set[str]:
