@@ -198,3 +198,24 @@ def test_0009_fills_days_after_previous_as_the_ingest_writes_them(empty_db_url: 
         assert again == written
     finally:
         engine.dispose()
+
+
+def test_0010_fills_month_totals_as_the_ingest_writes_them(empty_db_url: str, tmp_path: Path) -> None:
+    from app.models import PurchaseMonth
+    from tests.factories import ingest_submissions
+    from tests.services.test_rule_on_request import _random_filings
+
+    upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    try:
+        ingest_submissions(engine, tmp_path, _random_filings(6))
+        stmt = select(PurchaseMonth.__table__).order_by(PurchaseMonth.issuer_cik, PurchaseMonth.month)
+        with engine.connect() as conn:
+            written = conn.execute(stmt).all()
+        assert len(written) > 30
+        command.downgrade(alembic_config(empty_db_url), "0009")
+        upgrade(empty_db_url)
+        with engine.connect() as conn:
+            assert conn.execute(stmt).all() == written
+    finally:
+        engine.dispose()

@@ -8,7 +8,7 @@ from app.models.issuer import Issuer
 from app.models.ops import BackfillDay, IngestCheckpoint, JobRun
 from app.models.performance import ClusterReturn, StoredPerformanceView
 from app.models.price import PriceBar, PriceSeriesState, StockSplit
-from app.models.purchase import EligiblePurchase
+from app.models.purchase import EligiblePurchase, PurchaseMonth
 from app.models.reference import IssuerTicker, NewsEvent
 from app.models.transaction import Holding, InsiderTransaction
 
@@ -23,6 +23,7 @@ __all__ = [
     "NewsEvent",
     "PriceBar",
     "PriceSeriesState",
+    "PurchaseMonth",
     "StockSplit",
     "StoredPerformanceView",
     "Cluster",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from app.models import (
     FilingOwner,
     Footnote,
     InsiderTransaction,
+    PurchaseMonth,
 )
 from app.repositories.filings import _insert
 
@@ -229,11 +230,49 @@ def replace_issuer_clusters(
 def replace_issuer_purchases(
     session: Session, *, issuer_ciks: Sequence[str], purchases: Sequence[dict[str, Any]]
 ) -> None:
-    """Make the screener facts of these issuers' purchases exactly `purchases`."""
+    """Make the screener facts of these issuers' purchases exactly `purchases`, and their monthly totals
+    (PurchaseMonth) those of `purchases`."""
     for chunk in _chunks(sorted(issuer_ciks)):
         session.execute(delete(EligiblePurchase).where(EligiblePurchase.issuer_cik.in_(chunk)))
+        session.execute(delete(PurchaseMonth).where(PurchaseMonth.issuer_cik.in_(chunk)))
     if purchases:
         session.execute(_insert(session, EligiblePurchase), list(purchases))
+        session.execute(_insert(session, PurchaseMonth), month_totals(purchases))
+
+
+def month_totals(purchases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PurchaseMonth rows of these EligiblePurchase rows: per issuer and UTC month of filing, the count,
+    value and shares (chain copies of a block counted as 0), trade-date range, latest filing time and
+    greatest cluster id, as the screener's SQL aggregates them."""
+    months: dict[tuple[str, date], dict[str, Any]] = {}
+    for p in purchases:
+        known_at = p["known_at"].astimezone(UTC)
+        key = (p["issuer_cik"], date(known_at.year, known_at.month, 1))
+        counted = not p["is_block_copy"]
+        m = months.get(key)
+        if m is None:
+            months[key] = {
+                "issuer_cik": key[0],
+                "month": key[1],
+                "n_purchases": 1,
+                "value": p["value"] if counted else Decimal(0),
+                "shares": p["shares"] if counted else Decimal(0),
+                "first_trade_date": p["trade_date"],
+                "last_trade_date": p["trade_date"],
+                "latest_known_at": known_at,
+                "cluster_id": p["cluster_id"],
+            }
+            continue
+        m["n_purchases"] += 1
+        if counted:
+            m["value"] += p["value"]
+            m["shares"] += p["shares"]
+        m["first_trade_date"] = min(m["first_trade_date"], p["trade_date"])
+        m["last_trade_date"] = max(m["last_trade_date"], p["trade_date"])
+        m["latest_known_at"] = max(m["latest_known_at"], known_at)
+        if p["cluster_id"] is not None and (m["cluster_id"] is None or p["cluster_id"] > m["cluster_id"]):
+            m["cluster_id"] = p["cluster_id"]
+    return list(months.values())
 
 
 def issuers_missing_purchase_facts(session: Session) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVarTuple
 
@@ -24,14 +24,15 @@ from sqlalchemy import (
     text,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
-from app.models import ClusterMember, EligiblePurchase, InsiderTransaction, Issuer
-from app.models.purchase import OWNER_CIK_SEPARATOR, OWNER_NAME_SEPARATOR
+from app.models import ClusterMember, EligiblePurchase, InsiderTransaction, Issuer, PurchaseMonth
+from app.models.purchase import OWNER_CIK_SEPARATOR
 from app.models.types import Money, Shares
 from app.repositories.clusters import PURCHASE_INPUT_COLUMNS, _chunks, core_rows
 
@@ -139,30 +140,108 @@ def issuers_matching(session: Session, *, q: str | None, sector: str | None) -> 
                 func.lower(Issuer.name).like(pattern, escape="\\"),
             )
         )
-    return sorted(session.scalars(stmt))
+    return sorted(cik for (cik,) in core_rows(session, stmt))
+
+
+def _whole_months(since: datetime, until: datetime | None) -> tuple[datetime, datetime | None] | None:
+    """The UTC calendar months that lie wholly in the filing window [since, until), as [first, end) of
+    their starts (end None: every month from first on, the current one included, as the window has no
+    end); None when there is no such month."""
+    since = since.astimezone(UTC)
+    first = datetime(since.year, since.month, 1, tzinfo=UTC)
+    if first < since:
+        first = datetime(first.year + first.month // 12, first.month % 12 + 1, 1, tzinfo=UTC)
+    if until is None:
+        return first, None
+    until = until.astimezone(UTC)
+    end = datetime(until.year, until.month, 1, tzinfo=UTC)
+    return (first, end) if first < end else None
+
+
+def _issuer_sums(session: Session, f: RowFilter) -> Subquery:
+    """Per issuer with a purchase matching `f`: count, value and shares (chain copies of a block counted
+    once), trade-date range, latest filing time and greatest default-rule cluster id. When `f` selects
+    by window and issuer alone, the whole months of the window are added up from PurchaseMonth and only
+    its partial months at either end read purchase by purchase: 10 years of a text search matching
+    ~4,800 companies add ~51,000 month rows instead of ~185,000 purchases (~45 ms instead of ~85)."""
+    counted_value = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.value), Money)
+    counted_shares = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.shares), Shares)
+
+    def totals(n: Any, value: Any, shares: Any, first: Any, last: Any, latest: Any, cluster: Any) -> Any:
+        return (
+            n.label("n_purchases"),
+            type_coerce(func.sum(value), Money).label("value"),
+            type_coerce(func.sum(shares), Shares).label("shares"),
+            func.min(first).label("first_trade"),
+            func.max(last).label("last_trade"),
+            func.max(latest).label("latest"),
+            func.max(cluster).label("cluster_id"),
+        )
+
+    per_purchase = (func.count(), counted_value, counted_shares, EP.trade_date, EP.trade_date, EP.known_at)
+    months = _whole_months(f.since, f.until) if f.selects_by_window_and_issuer() else None
+    if months is None:
+        sums = select(EP.issuer_cik.label("issuer_cik"), *totals(*per_purchase, EP.cluster_id))
+        return _matching(session, sums, f).group_by(EP.issuer_cik).subquery("sums")
+    first, end = months
+    PM = PurchaseMonth
+    whole = select(
+        PM.issuer_cik.label("issuer_cik"),
+        PM.n_purchases.label("n_purchases"),
+        PM.value.label("value"),
+        PM.shares.label("shares"),
+        PM.first_trade_date.label("first_trade"),
+        PM.last_trade_date.label("last_trade"),
+        PM.latest_known_at.label("latest"),
+        PM.cluster_id.label("cluster_id"),
+    ).where(PM.month >= first.date())
+    partial = [_filed_between(f.since, first)]
+    if end is not None:
+        whole = whole.where(PM.month < end.date())
+        partial.append(_filed_between(end, f.until))
+    # The edges are grouped before the issuer list is applied (OFFSET 0 keeps PostgreSQL from pushing it
+    # down): applied to eligible_purchase, the planner weighs every listed company against that
+    # column's statistics (13.5 ms for ~4,800 companies).
+    edges = (
+        select(EP.issuer_cik.label("issuer_cik"), *totals(*per_purchase, EP.cluster_id))
+        .where(or_(*partial))
+        .group_by(EP.issuer_cik)
+        .offset(0)
+        .subquery("edges")
+    )
+    edge_rows = select(edges)
+    if f.issuer_ciks is not None:
+        ciks = list(f.issuer_ciks)  # one parameter, sent once
+        whole = whole.where(_one_of(session, PM.issuer_cik, ciks, name="sums_ciks"))
+        edge_rows = edge_rows.where(_one_of(session, edges.c.issuer_cik, ciks, name="sums_ciks"))
+    parts = union_all(whole, edge_rows).subquery("parts")
+    c = parts.c
+    return (
+        select(
+            c.issuer_cik,
+            *totals(
+                func.sum(c.n_purchases),
+                c.value,
+                c.shares,
+                c.first_trade,
+                c.last_trade,
+                c.latest,
+                c.cluster_id,
+            ),
+        )
+        .group_by(c.issuer_cik)
+        .subquery("sums")
+    )
 
 
 def _per_issuer(
     session: Session, f: RowFilter, *, ten_percent_bit: int, management_mask: int, count_buyers: bool = True
 ) -> Any:
-    """Subquery of the issuers with a purchase matching `f`, with their totals. Sums, counts and dates are
-    aggregated per issuer directly; distinct buyers and "all buyers are 10% owners" per (issuer, buyer)
-    first, then per issuer (no COUNT(DISTINCT)). Two passes over the window's rows cost less than one that
-    carries the numeric sums through both levels. Without `count_buyers` the second pass is left out (its
-    columns are NULL)."""
-    counted_value = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.value), Money)
-    counted_shares = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.shares), Shares)
-    sums: Select[*tuple[Any, ...]] = select(
-        EP.issuer_cik.label("issuer_cik"),
-        func.count().label("n_purchases"),
-        type_coerce(func.sum(counted_value), Money).label("value"),
-        type_coerce(func.sum(counted_shares), Shares).label("shares"),
-        func.min(EP.trade_date).label("first_trade"),
-        func.max(EP.trade_date).label("last_trade"),
-        func.max(EP.known_at).label("latest"),
-        func.max(EP.cluster_id).label("cluster_id"),
-    )
-    s = _matching(session, sums, f).group_by(EP.issuer_cik).subquery("sums")
+    """Subquery of the issuers with a purchase matching `f`, with their totals (_issuer_sums). Distinct
+    buyers and "all buyers are 10% owners" are found per (issuer, buyer) first, then per issuer (no
+    COUNT(DISTINCT)). Two passes over the window's rows cost less than one that carries the numeric sums
+    through both levels. Without `count_buyers` the second pass is left out (its columns are NULL)."""
+    s = _issuer_sums(session, f)
     if session.get_bind().dialect.name == "postgresql":
         # Long windows group ~10^5 rows by (issuer, buyer): sort in memory, not in temp files.
         session.execute(text("SET LOCAL work_mem = '32MB'"))
@@ -313,7 +392,8 @@ def issuer_totals_page(
 
 
 class BuyerGroup(NamedTuple):
-    """A buyer's purchases in the window that share one set of filer roles and flags (usually all)."""
+    """A buyer's purchases in the window that share one set of filer roles, flags and filer names (usually
+    all of them)."""
 
     # A NamedTuple rather than a frozen dataclass: a year's page has ~1,000 of them and frozen dataclass
     # construction is several times slower.
@@ -322,25 +402,32 @@ class BuyerGroup(NamedTuple):
     buyer_key: str
     roles: int
     flags: int
+    owner_names: str  # the filers' names as filed, joined by OWNER_NAME_SEPARATOR
     n_purchases: int
     value: Decimal  # chain copies of a block counted once
     shares: Decimal
     has_first: bool  # holds the buyer's first purchase in the window (trade date, then filing order)
     before: Decimal | None  # when it does: the shares the buyer held before that purchase
+    first_trade_date: date
+    first_known_at: datetime
 
 
 def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
-    """Per (issuer, buyer, roles, flags): counts and totals, and the holding before the buyer's first
-    purchase, for the rows a page shows (one scan of the window)."""
+    """Per (issuer, buyer, roles, flags, filer names): counts and totals, the earliest trade date and
+    filing time, and the holding before the buyer's first purchase, for the rows a page shows (one scan
+    of the window: the names came from a second one, ~18 ms for 10 years of 100 busy companies)."""
     ranked: Select[*tuple[Any, ...]] = select(
         EP.issuer_cik,
         EP.buyer_key,
         EP.roles,
         EP.flags,
+        EP.owner_names,
         EP.is_block_copy,
         EP.value,
         EP.shares,
         EP.shares_owned_before,
+        EP.trade_date,
+        EP.known_at,
         func.row_number()
         .over(
             partition_by=(EP.issuer_cik, EP.buyer_key),
@@ -355,42 +442,16 @@ def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
         r.c.buyer_key,
         r.c.roles,
         r.c.flags,
+        r.c.owner_names,
         func.count(),
         type_coerce(func.sum(case((r.c.is_block_copy, literal(0)), else_=r.c.value)), Money),
         type_coerce(func.sum(case((r.c.is_block_copy, literal(0)), else_=r.c.shares)), Shares),
-        func.max(case((first, 1), else_=0)),
+        type_coerce(func.max(case((first, 1), else_=0)) == 1, Boolean),
         type_coerce(func.max(case((first, r.c.shares_owned_before), else_=None)), Shares),
-    ).group_by(r.c.issuer_cik, r.c.buyer_key, r.c.roles, r.c.flags)
-    return [
-        BuyerGroup(cik, buyer, roles, flags, n, value, shares, bool(has_first), before)
-        for cik, buyer, roles, flags, n, value, shares, has_first, before in session.execute(stmt)
-    ]
-
-
-def buyer_names(session: Session, f: RowFilter) -> dict[tuple[str, str], list[str]]:
-    """The names each buyer's filers gave (their CIK where none), first seen first: by the earliest trade
-    date, then filing time, then place on the filing of a purchase that names them."""
-    per_filers: Select[*tuple[Any, ...]] = select(
-        EP.issuer_cik, EP.buyer_key, EP.owner_names, func.min(EP.trade_date), func.min(EP.known_at)
-    )
-    stmt = _matching(session, per_filers, f).group_by(EP.issuer_cik, EP.buyer_key, EP.owner_names)
-    first_seen: dict[tuple[str, str], dict[str, tuple[date, datetime, int]]] = {}
-    for cik, buyer, owner_names, trade_date, known_at in core_rows(session, stmt):
-        seen = first_seen.setdefault((cik, buyer), {})
-        for position, name in enumerate(owner_names.split(OWNER_NAME_SEPARATOR)):
-            earlier = seen.get(name)
-            if earlier is None:
-                seen[name] = (trade_date, known_at, position)
-            else:
-                seen[name] = (
-                    min(earlier[0], trade_date),
-                    min(earlier[1], known_at),
-                    min(earlier[2], position),
-                )
-    return {
-        key: [name for name, _ in sorted(seen.items(), key=lambda item: (*item[1], item[0]))]
-        for key, seen in first_seen.items()
-    }
+        func.min(r.c.trade_date),
+        func.min(r.c.known_at),
+    ).group_by(r.c.issuer_cik, r.c.buyer_key, r.c.roles, r.c.flags, r.c.owner_names)
+    return list(map(BuyerGroup._make, core_rows(session, stmt)))
 
 
 DETAIL_COLUMNS = (

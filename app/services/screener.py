@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from app.models.purchase import OWNER_NAME_SEPARATOR
 from app.repositories import screener as screener_repo
 from app.repositories.screener import IssuerTotals
 from app.schemas.screener import (
@@ -392,14 +393,11 @@ def _company_rows(
     ciks = [t.issuer_cik for t in totals]
     if by_buyer is None:
         by_buyer = _groups_by_buyer(session, rf, ciks)
-    names: dict[tuple[str, str], list[str]] = {}
-    for start in range(0, len(ciks), 500):
-        names.update(screener_repo.buyer_names(session, replace(rf, issuer_ciks=ciks[start : start + 500])))
     wanted = set(ciks)
     buyers_of: dict[str, list[tuple[BuyerSummary, int, int]]] = defaultdict(list)
     for (cik, key), parts in by_buyer.items():
         if cik in wanted:
-            buyers_of[cik].append(_buyer_summary(key, parts, names.get((cik, key), [])))
+            buyers_of[cik].append(_buyer_summary(key, parts))
     return [_company_row(t, buyers_of[t.issuer_cik], in_rule) for t in totals]
 
 
@@ -448,16 +446,32 @@ def _company_row(
     )
 
 
-def _buyer_summary(
-    key: str, parts: list[screener_repo.BuyerGroup], names: list[str]
-) -> tuple[BuyerSummary, int, int]:
+def _buyer_names(parts: list[screener_repo.BuyerGroup]) -> list[str]:
+    """The names a buyer's filers gave (their CIK where none), first seen first: by the earliest trade
+    date, then filing time, then place on the filing of a purchase that names them."""
+    seen: dict[str, tuple[date, datetime, int]] = {}
+    for g in parts:
+        for position, name in enumerate(g.owner_names.split(OWNER_NAME_SEPARATOR)):
+            earlier = seen.get(name)
+            if earlier is None:
+                seen[name] = (g.first_trade_date, g.first_known_at, position)
+            else:
+                seen[name] = (
+                    min(earlier[0], g.first_trade_date),
+                    min(earlier[1], g.first_known_at),
+                    min(earlier[2], position),
+                )
+    return [name for name, _ in sorted(seen.items(), key=lambda item: (*item[1], item[0]))]
+
+
+def _buyer_summary(key: str, parts: list[screener_repo.BuyerGroup]) -> tuple[BuyerSummary, int, int]:
     """One buyer's window summary, and the unions of its purchases' flag and role bits."""
     shares, value, role_bits, flag_bits, before = _buyer_totals(parts)
     # ΔOwn over the window: all shares this buyer bought ÷ what it held before its first purchase.
     ratio, new = delta_own(shares, before)
     summary = BuyerSummary.model_construct(
         key=key,
-        name=" / ".join(names) or key,
+        name=" / ".join(_buyer_names(parts)) or key,
         roles=list(roles_of_bits(role_bits)),
         shares=shares,
         value=value,
