@@ -4,7 +4,7 @@ in SQL from their stored screener facts (EligiblePurchase), and the detail rows 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVarTuple
@@ -98,22 +98,23 @@ def _filed_between(
     return and_(known_at >= since, known_at < until)
 
 
-def _conditions(session: Session, f: RowFilter) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = [_filed_between(f.since, f.until)]
+def _conditions(session: Session, f: RowFilter, p: Any = EP) -> list[ColumnElement[bool]]:
+    """The conditions `f` puts on the purchases (p: EligiblePurchase or an alias of it)."""
+    out: list[ColumnElement[bool]] = [_filed_between(f.since, f.until, p.known_at)]
     if f.role_mask:
-        out.append(EP.roles.op("&")(f.role_mask) != 0)
+        out.append(p.roles.op("&")(f.role_mask) != 0)
     if f.min_price is not None:
-        out.append(EP.price >= f.min_price)
+        out.append(p.price >= f.min_price)
     if f.max_price is not None:
-        out.append(EP.price <= f.max_price)
+        out.append(p.price <= f.max_price)
     if f.min_value is not None:
-        out.append(EP.value >= f.min_value)
+        out.append(p.value >= f.min_value)
     if f.exclude_roles_exactly is not None:
-        out.append(EP.roles != f.exclude_roles_exactly)
+        out.append(p.roles != f.exclude_roles_exactly)
     if f.default_cluster_only:
-        out.append(EP.cluster_id.is_not(None))
+        out.append(p.cluster_id.is_not(None))
     if f.issuer_ciks is not None:
-        out.append(_one_of(session, EP.issuer_cik, list(f.issuer_ciks)))
+        out.append(_one_of(session, p.issuer_cik, list(f.issuer_ciks)))
     return out
 
 
@@ -414,43 +415,70 @@ class BuyerGroup(NamedTuple):
 
 def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
     """Per (issuer, buyer, roles, flags, filer names): counts and totals, the earliest trade date and
-    filing time, and the holding before the buyer's first purchase, for the rows a page shows (one scan
-    of the window: the names came from a second one, ~18 ms for 10 years of 100 busy companies)."""
-    ranked: Select[*tuple[Any, ...]] = select(
-        EP.issuer_cik,
-        EP.buyer_key,
-        EP.roles,
-        EP.flags,
-        EP.owner_names,
-        EP.is_block_copy,
-        EP.value,
-        EP.shares,
-        EP.shares_owned_before,
-        EP.trade_date,
-        EP.known_at,
-        func.row_number()
-        .over(
-            partition_by=(EP.issuer_cik, EP.buyer_key),
-            order_by=(EP.trade_date, EP.known_at, EP.accession, EP.transaction_id),
-        )
-        .label("rank"),
+    filing time, and the holding before the buyer's first purchase, for the rows a page shows.
+
+    The groups are summed in one scan of the window. The first purchase is then looked for only among
+    each buyer's purchases on its first trade date (an index probe per buyer), instead of numbering every
+    purchase of the window in order: for 10 years of 100 busy companies (~28,000 purchases, 1,343
+    buyers) ~40 ms instead of ~67."""
+    counted_value = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.value), Money)
+    counted_shares = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.shares), Shares)
+    keys = (EP.issuer_cik, EP.buyer_key, EP.roles, EP.flags, EP.owner_names)
+    summed: Select[*tuple[Any, ...]] = select(
+        *keys,
+        func.count().label("n_purchases"),
+        type_coerce(func.sum(counted_value), Money).label("value"),
+        type_coerce(func.sum(counted_shares), Shares).label("shares"),
+        func.min(EP.trade_date).label("first_trade_date"),
+        func.min(EP.known_at).label("first_known_at"),
     )
-    r = _matching(session, ranked, f).subquery("ranked")
-    first = r.c.rank == 1
+    groups = _matching(session, summed, f).group_by(*keys).cte("groups")
+    first_day = (
+        select(groups.c.issuer_cik, groups.c.buyer_key, func.min(groups.c.first_trade_date).label("day"))
+        .group_by(groups.c.issuer_cik, groups.c.buyer_key)
+        .subquery("first_day")
+    )
+    p = aliased(EP)
+    on_first_day = (
+        select(
+            p.issuer_cik,
+            p.buyer_key,
+            p.roles,
+            p.flags,
+            p.owner_names,
+            p.shares_owned_before,
+            func.row_number()
+            .over(
+                partition_by=(p.issuer_cik, p.buyer_key), order_by=(p.known_at, p.accession, p.transaction_id)
+            )
+            .label("rank"),
+        )
+        .join(
+            first_day,
+            and_(
+                first_day.c.issuer_cik == p.issuer_cik,
+                first_day.c.buyer_key == p.buyer_key,
+                first_day.c.day == p.trade_date,
+            ),
+        )
+        # The companies are those of the groups already.
+        .where(*_conditions(session, replace(f, issuer_ciks=None), p))
+        .subquery("on_first_day")
+    )
+    g, first = groups.c, on_first_day.c
     stmt = select(
-        r.c.issuer_cik,
-        r.c.buyer_key,
-        r.c.roles,
-        r.c.flags,
-        r.c.owner_names,
-        func.count(),
-        type_coerce(func.sum(case((r.c.is_block_copy, literal(0)), else_=r.c.value)), Money),
-        type_coerce(func.sum(case((r.c.is_block_copy, literal(0)), else_=r.c.shares)), Shares),
-        type_coerce(func.max(case((first, 1), else_=0)) == 1, Boolean),
-        type_coerce(func.max(case((first, r.c.shares_owned_before), else_=None)), Shares),
-        func.min(r.c.trade_date),
-        func.min(r.c.known_at),
-    ).group_by(r.c.issuer_cik, r.c.buyer_key, r.c.roles, r.c.flags, r.c.owner_names)
+        *(g[key.key] for key in keys),
+        g.n_purchases,
+        g.value,
+        g.shares,
+        type_coerce(first.rank.is_not(None), Boolean),
+        first.shares_owned_before,
+        g.first_trade_date,
+        g.first_known_at,
+    ).outerjoin(
+        on_first_day,
+        and_(first.rank == 1, *(first[key.key] == g[key.key] for key in keys)),
+    )
     return list(map(BuyerGroup._make, core_rows(session, stmt)))
 
 
