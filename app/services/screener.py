@@ -449,6 +449,8 @@ def _company_row(
 def _buyer_names(parts: list[screener_repo.BuyerGroup]) -> list[str]:
     """The names a buyer's filers gave (their CIK where none), first seen first: by the earliest trade
     date, then filing time, then place on the filing of a purchase that names them."""
+    if all(g.owner_names == parts[0].owner_names for g in parts):  # one set of filers, as usual
+        return list(dict.fromkeys(parts[0].owner_names.split(OWNER_NAME_SEPARATOR)))
     seen: dict[str, tuple[date, datetime, int]] = {}
     for g in parts:
         for position, name in enumerate(g.owner_names.split(OWNER_NAME_SEPARATOR)):

@@ -19,9 +19,9 @@ from sqlalchemy import Engine, func, select
 from app.db import session_scope
 from app.models import EligiblePurchase
 from app.repositories import screener as screener_repo
-from app.schemas.screener import RoleFilter
-from app.services.screener import ROLE_MASKS
-from tests.factories import Doc, Owner, Tx, form4_xml, ingest_submissions, submission_txt
+from app.schemas.screener import RoleFilter, ScreenerFilters
+from app.services.screener import ROLE_MASKS, build_screener_page
+from tests.factories import Doc, Owner, Tx, form4_xml, ingest_submissions, purchase_filing, submission_txt
 from tests.services.test_rule_on_request import _random_filings
 
 EP = EligiblePurchase
@@ -127,3 +127,27 @@ def test_first_purchase_among_ties_and_filtered_rows(clean_engine: Engine, tmp_p
         for extra, before in (({}, Decimal(4000)), ({"min_price": Decimal("10")}, Decimal(5000))):
             groups = screener_repo.buyer_groups(s, screener_repo.RowFilter(since=since, **extra))
             assert [(g.has_first, g.before) for g in groups] == [(True, before)], extra
+
+
+def test_buyer_names_in_filing_order_then_first_seen_first(clean_engine: Engine, tmp_path: Path) -> None:
+    """A fund and its GP file jointly (the fund listed first), after the GP bought alone: one buyer, its
+    names first seen first; over the joint filing alone, in the filing's order (not alphabetical)."""
+    fund = Owner("0000009101", "ZED FUND LP", ten_percent=True)
+    gp = Owner("0000009102", "ALPHA GP LLC", ten_percent=True)
+    files = {
+        "joint.txt": purchase_filing(
+            "0000009101-24-000001", "2024-03-05T16:30:00", owners=[fund, gp], trade_date="2024-03-04"
+        ),
+        "alone.txt": purchase_filing(
+            "0000009102-24-000001", "2024-03-02T16:30:00", owners=[gp], trade_date="2024-03-01"
+        ),
+    }
+    ingest_submissions(clean_engine, tmp_path, files)
+    now = datetime(2024, 3, 20, tzinfo=UTC)
+    with session_scope(clean_engine) as s:
+        for query, names in (
+            ({"from": "2024-03-01", "to": "2024-03-10"}, "ALPHA GP LLC / ZED FUND LP"),
+            ({"from": "2024-03-04", "to": "2024-03-10"}, "ZED FUND LP / ALPHA GP LLC"),
+        ):
+            page = build_screener_page(s, ScreenerFilters.model_validate(query), now=now)
+            assert [[b.name for b in row.buyers] for row in page.rows] == [[names]], query
