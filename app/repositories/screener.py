@@ -38,6 +38,9 @@ from app.repositories.clusters import PURCHASE_INPUT_COLUMNS, _chunks, core_rows
 
 EP = EligiblePurchase
 Ts = TypeVarTuple("Ts")
+# What a purchase adds to totals: a chain's copy of a block already counted adds nothing.
+COUNTED_VALUE = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.value), Money)
+COUNTED_SHARES = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.shares), Shares)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +168,6 @@ def _issuer_sums(session: Session, f: RowFilter) -> Subquery:
     by window and issuer alone, the whole months of the window are added up from PurchaseMonth and only
     its partial months at either end read purchase by purchase: 10 years of a text search matching
     ~4,800 companies add ~51,000 month rows instead of ~185,000 purchases (~45 ms instead of ~85)."""
-    counted_value = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.value), Money)
-    counted_shares = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.shares), Shares)
 
     def totals(n: Any, value: Any, shares: Any, first: Any, last: Any, latest: Any, cluster: Any) -> Any:
         return (
@@ -179,7 +180,7 @@ def _issuer_sums(session: Session, f: RowFilter) -> Subquery:
             func.max(cluster).label("cluster_id"),
         )
 
-    per_purchase = (func.count(), counted_value, counted_shares, EP.trade_date, EP.trade_date, EP.known_at)
+    per_purchase = (func.count(), COUNTED_VALUE, COUNTED_SHARES, EP.trade_date, EP.trade_date, EP.known_at)
     months = _whole_months(f.since, f.until) if f.selects_by_window_and_issuer() else None
     if months is None:
         sums = select(EP.issuer_cik.label("issuer_cik"), *totals(*per_purchase, EP.cluster_id))
@@ -421,14 +422,12 @@ def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
     each buyer's purchases on its first trade date (an index probe per buyer), instead of numbering every
     purchase of the window in order: for 10 years of 100 busy companies (~28,000 purchases, 1,343
     buyers) ~40 ms instead of ~67."""
-    counted_value = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.value), Money)
-    counted_shares = type_coerce(case((EP.is_block_copy, literal(0)), else_=EP.shares), Shares)
     keys = (EP.issuer_cik, EP.buyer_key, EP.roles, EP.flags, EP.owner_names)
     summed: Select[*tuple[Any, ...]] = select(
         *keys,
         func.count().label("n_purchases"),
-        type_coerce(func.sum(counted_value), Money).label("value"),
-        type_coerce(func.sum(counted_shares), Shares).label("shares"),
+        type_coerce(func.sum(COUNTED_VALUE), Money).label("value"),
+        type_coerce(func.sum(COUNTED_SHARES), Shares).label("shares"),
         func.min(EP.trade_date).label("first_trade_date"),
         func.min(EP.known_at).label("first_known_at"),
     )
