@@ -80,6 +80,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "screener 365d director ≥$1M page 2", lambda s: "/?days=365&role=director&min_value=1000000&page=2"
     ),
     Endpoint("screener 30d sort ΔOwn", lambda s: "/?sort=delta_own"),
+    # The median ΔOwn of every company of a year: each buyer's first purchase in the window, for all.
+    Endpoint("screener 365d sort ΔOwn", lambda s: "/?days=365&sort=delta_own"),
     Endpoint("screener 3650d ticker search", lambda s: f"/?days=3650&q={s.dashboard}"),
     Endpoint("screener 90d n=2 w=30 (badges)", lambda s: "/?days=90&n=2&w=30"),
     Endpoint("screener 90d n=2 w=30 clusters only", lambda s: "/?days=90&n=2&w=30&clusters_only=true"),

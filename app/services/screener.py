@@ -315,11 +315,10 @@ def build_screener_page(
         # loaded for all, but names and rows only for the page's companies.
         if not (default_rule or filters.clusters_only):
             in_rule = rule_met_by(kept)
-        by_buyer = _groups_by_buyer(session, rf, [t.issuer_cik for t in kept])
-        medians = _median_delta_own(by_buyer)
+        medians = _median_delta_own(screener_repo.buyer_holdings(session, rf))
         kept.sort(key=lambda t: t.issuer_cik)
         kept.sort(key=lambda t: medians.get(t.issuer_cik, -math.inf), reverse=reverse)
-        shown = _company_rows(session, rf, kept[start:end], in_rule, by_buyer)
+        shown = _company_rows(session, rf, kept[start:end], in_rule)
     else:
         # The other sorts read the SQL totals; only the page's rows load their buyers.
         kept.sort(key=lambda t: t.issuer_cik)
@@ -367,11 +366,11 @@ def _groups_by_buyer(
     return by_buyer
 
 
-def _median_delta_own(by_buyer: dict[tuple[str, str], list[screener_repo.BuyerGroup]]) -> dict[str, float]:
-    """Each issuer's median buyer ΔOwn as its sort key (inf: a new position), as _company_row finds it."""
+def _median_delta_own(holdings: Iterable[tuple[str, Decimal, Decimal | None]]) -> dict[str, float]:
+    """Each issuer's median buyer ΔOwn from (issuer, shares bought, holding before) per buyer, as its sort
+    key (inf: a new position), as _company_row finds it."""
     known: dict[str, list[float]] = defaultdict(list)
-    for (cik, _), parts in by_buyer.items():
-        shares, _, _, _, before = _buyer_totals(parts)
+    for cik, shares, before in holdings:
         ratio, new = delta_own(shares, before)
         if new:
             known[cik].append(math.inf)
@@ -381,23 +380,13 @@ def _median_delta_own(by_buyer: dict[tuple[str, str], list[screener_repo.BuyerGr
 
 
 def _company_rows(
-    session: Session,
-    rf: screener_repo.RowFilter,
-    totals: list[IssuerTotals],
-    in_rule: set[str],
-    by_buyer: dict[tuple[str, str], list[screener_repo.BuyerGroup]] | None = None,
+    session: Session, rf: screener_repo.RowFilter, totals: list[IssuerTotals], in_rule: set[str]
 ) -> list[ScreenerRow]:
     """Full rows (buyers with roles and ΔOwn, flags) for these issuers, in the order given; buyers are
-    grouped in SQL, so a row costs the same whether its buyers made two purchases or two thousand.
-    `by_buyer` may hold the groups already loaded (for these issuers and maybe others)."""
-    ciks = [t.issuer_cik for t in totals]
-    if by_buyer is None:
-        by_buyer = _groups_by_buyer(session, rf, ciks)
-    wanted = set(ciks)
+    grouped in SQL, so a row costs the same whether its buyers made two purchases or two thousand."""
     buyers_of: dict[str, list[tuple[BuyerSummary, int, int]]] = defaultdict(list)
-    for (cik, key), parts in by_buyer.items():
-        if cik in wanted:
-            buyers_of[cik].append(_buyer_summary(key, parts))
+    for (cik, key), parts in _groups_by_buyer(session, rf, [t.issuer_cik for t in totals]).items():
+        buyers_of[cik].append(_buyer_summary(key, parts))
     return [_company_row(t, buyers_of[t.issuer_cik], in_rule) for t in totals]
 
 
