@@ -311,21 +311,18 @@ def build_screener_page(
     # Sorts by ticker, company, average price or ΔOwn: the whole list.
     # Compared as the member: mypy takes `.value` for the member named `value`.
     if filters.sort == ScreenerSort.delta_own:
-        # The median ΔOwn needs every buyer of every company: their groups (shares and first holding) are
-        # loaded for all, but names and rows only for the page's companies.
-        if not (default_rule or filters.clusters_only):
-            in_rule = rule_met_by(kept)
+        # The median ΔOwn needs every buyer of every company: each buyer's shares and first holding are
+        # read for all, their groups (roles, flags, names) only for the page's companies.
         medians = _median_delta_own(screener_repo.buyer_holdings(session, rf))
         kept.sort(key=lambda t: t.issuer_cik)
         kept.sort(key=lambda t: medians.get(t.issuer_cik, -math.inf), reverse=reverse)
-        shown = _company_rows(session, rf, kept[start:end], in_rule)
     else:
         # The other sorts read the SQL totals; only the page's rows load their buyers.
         kept.sort(key=lambda t: t.issuer_cik)
         kept.sort(key=SORT_KEYS[filters.sort.value], reverse=reverse)
-        if not (default_rule or filters.clusters_only):
-            in_rule = rule_met_by(kept[start:end])
-        shown = _company_rows(session, rf, kept[start:end], in_rule)
+    if not (default_rule or filters.clusters_only):
+        in_rule = rule_met_by(kept[start:end])  # another rule's badges, for the rows shown
+    shown = _company_rows(session, rf, kept[start:end], in_rule)
     return _screener_page(
         session, filters, window, shown, len(kept), sum((t.total_value for t in kept), Decimal(0))
     )
