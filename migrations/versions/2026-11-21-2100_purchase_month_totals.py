@@ -60,6 +60,8 @@ def upgrade() -> None:
         GROUP BY issuer_cik, {month}
         """
     )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ANALYZE purchase_month")  # its first screener queries planned on statistics
 
 
 def downgrade() -> None:
