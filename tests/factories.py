@@ -6,8 +6,9 @@ same parse -> store path as filings from EDGAR.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -229,3 +230,48 @@ def ingest_submissions(engine: Engine, folder: Path, files: dict[str, bytes]) ->
         paths.append(path)
     report = ingest_files(paths, engine=engine, max_bytes=5_000_000)
     assert report.rejected == 0, report.rejections
+
+
+RANDOM_ISSUERS = ("0000007001", "0000007002", "0000007003")
+RANDOM_START = date(2024, 1, 2)
+
+
+def random_purchase_filings(seed: int) -> dict[str, bytes]:
+    """Per issuer ~45 purchases over ~10 months by 7 insiders and a fund filing jointly with its GP;
+    some filings are late, some buyers file the same block twice (a chain), trades bunch into bursts."""
+    rng = random.Random(seed)
+    files: dict[str, bytes] = {}
+    for k, issuer in enumerate(RANDOM_ISSUERS):
+        people = [
+            Owner(
+                f"00000{k}{j:04d}", f"INSIDER {k}-{j}", officer=j % 3 == 0, director=j % 3 != 0, title="CFO"
+            )
+            for j in range(7)
+        ]
+        fund = Owner(f"00000{k}9001", f"FUND {k} LP", ten_percent=True)
+        gp = Owner(f"00000{k}9002", f"FUND {k} GP LLC", ten_percent=True)
+        day = RANDOM_START
+        for i in range(45):
+            day += timedelta(days=rng.choice([0, 1, 2, 3, 5, 8, 13, 21, 34, 55]))
+            who = rng.random()
+            owners = (
+                [fund, gp] if who < 0.12 else [rng.choice([fund, gp])] if who < 0.2 else [rng.choice(people)]
+            )
+            shares, price = str(rng.randint(1, 50) * 100), f"{rng.randint(500, 3000) / 100:.2f}"
+            copies = [owners] + ([[gp]] if owners == [fund] and rng.random() < 0.5 else [])
+            for c, filers in enumerate(copies):
+                accepted = datetime.combine(day, datetime.min.time()) + timedelta(
+                    days=rng.choice([1, 1, 2, 2, 3, 9, 30]), hours=rng.randint(6, 20), minutes=c
+                )
+                doc = Doc(
+                    issuer_cik=issuer,
+                    ticker=f"RND{k}",
+                    owners=filers,
+                    period=day.isoformat(),
+                    transactions=[Tx(shares=shares, price=price, trade_date=day.isoformat())],
+                )
+                accession = f"00000{k}{i:04d}-24-{c:06d}"
+                files[f"{accession}.txt"] = submission_txt(
+                    form4_xml(doc), accession=accession, accepted_at_et=accepted.strftime("%Y-%m-%dT%H:%M:%S")
+                )
+    return files

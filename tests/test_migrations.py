@@ -202,13 +202,12 @@ def test_0009_fills_days_after_previous_as_the_ingest_writes_them(empty_db_url: 
 
 def test_0010_fills_month_totals_as_the_ingest_writes_them(empty_db_url: str, tmp_path: Path) -> None:
     from app.models import PurchaseMonth
-    from tests.factories import ingest_submissions
-    from tests.services.test_rule_on_request import _random_filings
+    from tests.factories import ingest_submissions, random_purchase_filings
 
     upgrade(empty_db_url)
     engine = make_engine(empty_db_url)
     try:
-        ingest_submissions(engine, tmp_path, _random_filings(6))
+        ingest_submissions(engine, tmp_path, random_purchase_filings(6))
         stmt = select(PurchaseMonth.__table__).order_by(PurchaseMonth.issuer_cik, PurchaseMonth.month)
         with engine.connect() as conn:
             written = conn.execute(stmt).all()

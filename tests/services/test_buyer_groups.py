@@ -21,8 +21,16 @@ from app.models import EligiblePurchase
 from app.repositories import screener as screener_repo
 from app.schemas.screener import RoleFilter, ScreenerFilters
 from app.services.screener import ROLE_MASKS, build_screener_page
-from tests.factories import Doc, Owner, Tx, form4_xml, ingest_submissions, purchase_filing, submission_txt
-from tests.services.test_rule_on_request import _random_filings
+from tests.factories import (
+    Doc,
+    Owner,
+    Tx,
+    form4_xml,
+    ingest_submissions,
+    purchase_filing,
+    random_purchase_filings,
+    submission_txt,
+)
 
 EP = EligiblePurchase
 
@@ -53,7 +61,7 @@ def _expected_groups(purchases: list[Any]) -> dict[tuple[Any, ...], tuple[Any, .
 
 @pytest.mark.parametrize("seed", [7, 8])
 def test_buyer_groups_equal_the_purchases(clean_engine: Engine, tmp_path: Path, seed: int) -> None:
-    ingest_submissions(clean_engine, tmp_path, _random_filings(seed))
+    ingest_submissions(clean_engine, tmp_path, random_purchase_filings(seed))
     rng = random.Random(seed)
     with session_scope(clean_engine) as s:
         purchases = s.execute(select(EP)).scalars().all()

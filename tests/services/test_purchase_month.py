@@ -19,8 +19,7 @@ from app.models import EligiblePurchase, PurchaseMonth
 from app.repositories import screener as screener_repo
 from app.schemas.screener import RoleFilter
 from app.services.screener import MANAGEMENT_MASK, ROLE_MASKS, TEN_PERCENT_BIT
-from tests.factories import ingest_submissions
-from tests.services.test_rule_on_request import _random_filings
+from tests.factories import ingest_submissions, random_purchase_filings
 
 EP = EligiblePurchase
 MONTH_COLUMNS = (
@@ -83,7 +82,7 @@ def _expected_months(purchases: list[Any]) -> dict[tuple[str, date], tuple[Any, 
 
 
 def test_month_totals_follow_the_purchases_as_filings_arrive(clean_engine: Engine, tmp_path: Path) -> None:
-    files = sorted(_random_filings(4).items())
+    files = sorted(random_purchase_filings(4).items())
     random.Random(4).shuffle(files)
     # In three ingests: later filings add to months already totalled, and move default-rule clusters.
     for part in (files[:60], files[60:120], files[120:]):
@@ -129,7 +128,7 @@ def test_whole_months_of_a_window(
 
 
 def test_company_totals_equal_the_purchases_for_any_window(clean_engine: Engine, tmp_path: Path) -> None:
-    ingest_submissions(clean_engine, tmp_path, _random_filings(5))
+    ingest_submissions(clean_engine, tmp_path, random_purchase_filings(5))
     rng = random.Random(5)
     with session_scope(clean_engine) as s:
         purchases = _purchases(s)

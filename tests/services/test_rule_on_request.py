@@ -4,9 +4,8 @@ members a full point-in-time replay of every purchase gives. Random filings thro
 
 from __future__ import annotations
 
-import random
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -21,51 +20,15 @@ from app.services import clustering as clustering_service
 from app.services import performance_slices
 from app.services import screener as screener_service
 from app.services.clustering_core import DEFAULT_N, DEFAULT_W, ClusterResult
-from tests.factories import Doc, Owner, Tx, form4_xml, ingest_submissions, submission_txt
-
-ISSUERS = ("0000007001", "0000007002", "0000007003")
-START = date(2024, 1, 2)
-
-
-def _random_filings(seed: int) -> dict[str, bytes]:
-    """Per issuer ~45 purchases over ~10 months by 7 insiders and a fund filing jointly with its GP;
-    some filings are late, some buyers file the same block twice (a chain), trades bunch into bursts."""
-    rng = random.Random(seed)
-    files: dict[str, bytes] = {}
-    for k, issuer in enumerate(ISSUERS):
-        people = [
-            Owner(
-                f"00000{k}{j:04d}", f"INSIDER {k}-{j}", officer=j % 3 == 0, director=j % 3 != 0, title="CFO"
-            )
-            for j in range(7)
-        ]
-        fund = Owner(f"00000{k}9001", f"FUND {k} LP", ten_percent=True)
-        gp = Owner(f"00000{k}9002", f"FUND {k} GP LLC", ten_percent=True)
-        day = START
-        for i in range(45):
-            day += timedelta(days=rng.choice([0, 1, 2, 3, 5, 8, 13, 21, 34, 55]))
-            who = rng.random()
-            owners = (
-                [fund, gp] if who < 0.12 else [rng.choice([fund, gp])] if who < 0.2 else [rng.choice(people)]
-            )
-            shares, price = str(rng.randint(1, 50) * 100), f"{rng.randint(500, 3000) / 100:.2f}"
-            copies = [owners] + ([[gp]] if owners == [fund] and rng.random() < 0.5 else [])
-            for c, filers in enumerate(copies):
-                accepted = datetime.combine(day, datetime.min.time()) + timedelta(
-                    days=rng.choice([1, 1, 2, 2, 3, 9, 30]), hours=rng.randint(6, 20), minutes=c
-                )
-                doc = Doc(
-                    issuer_cik=issuer,
-                    ticker=f"RND{k}",
-                    owners=filers,
-                    period=day.isoformat(),
-                    transactions=[Tx(shares=shares, price=price, trade_date=day.isoformat())],
-                )
-                accession = f"00000{k}{i:04d}-24-{c:06d}"
-                files[f"{accession}.txt"] = submission_txt(
-                    form4_xml(doc), accession=accession, accepted_at_et=accepted.strftime("%Y-%m-%dT%H:%M:%S")
-                )
-    return files
+from tests.factories import (
+    Doc,
+    Owner,
+    Tx,
+    form4_xml,
+    ingest_submissions,
+    random_purchase_filings,
+    submission_txt,
+)
 
 
 def _full_replay_members(session, f: ScreenerFilters, rf, totals) -> dict[int, str]:
@@ -80,7 +43,7 @@ def _full_replay_members(session, f: ScreenerFilters, rf, totals) -> dict[int, s
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_rule_on_request_matches_the_full_replay(clean_engine: Engine, tmp_path: Path, seed: int) -> None:
-    ingest_submissions(clean_engine, tmp_path, _random_filings(seed))
+    ingest_submissions(clean_engine, tmp_path, random_purchase_filings(seed))
     now = datetime(2024, 11, 20, tzinfo=UTC)
     checked = met = 0
     kinds: set[str] = set()
@@ -140,7 +103,7 @@ def test_rule_on_request_matches_the_full_replay(clean_engine: Engine, tmp_path:
 
 
 def test_stored_owner_sets_and_names_follow_the_filing(clean_engine: Engine, tmp_path: Path) -> None:
-    ingest_submissions(clean_engine, tmp_path, _random_filings(4))
+    ingest_submissions(clean_engine, tmp_path, random_purchase_filings(4))
     with session_scope(clean_engine) as s:
         owners: dict[str, list[FilingOwner]] = {}
         for o in s.scalars(select(FilingOwner).order_by(FilingOwner.position)):
@@ -160,7 +123,7 @@ def test_another_rule_on_the_performance_page_is_the_whole_history_replay(
     """/performance with another N/W and dates: the clusters triggered then, each as a replay of every
     purchase finds it (same members, trigger and total, even when its run starts long before the dates
     or later purchases join it after them)."""
-    ingest_submissions(clean_engine, tmp_path, _random_filings(5))
+    ingest_submissions(clean_engine, tmp_path, random_purchase_filings(5))
     compared = 0
     with session_scope(clean_engine) as s:
         for n, w in [(2, 30), (3, 90), (2, 3), (4, 60)]:
