@@ -26,7 +26,6 @@ from app.schemas.screener import (
     ScreenerFilters,
     ScreenerPage,
     ScreenerRow,
-    ScreenerSort,
     Window,
 )
 from app.services import roles as roles_service
@@ -234,17 +233,11 @@ def delta_own(shares: Decimal, before: Decimal | None) -> tuple[float | None, bo
 
 # --- screener (one row per company) ---------------------------------------------------------------------
 
-# Sort keys on the SQL totals (IssuerTotals); ΔOwn is the median of the buyers' (_median_delta_own).
-SORT_KEYS: dict[str, Callable[[Any], Any]] = {
-    "value": lambda r: r.total_value,
-    "latest": lambda r: r.latest_known_at,
-    "buyers": lambda r: (r.n_buyers, r.total_value),
+# The sorts not done in SQL (screener_repo.SQL_SORTS), on the companies' totals (IssuerTotals).
+SORT_KEYS: dict[str, Callable[[IssuerTotals], Any]] = {
     "ticker": lambda r: (r.ticker or "~").upper(),
     "company": lambda r: (r.company or "~").upper(),
-    "shares": lambda r: r.total_shares,
     "avg_price": lambda r: _avg_price(r.total_value, r.total_shares),
-    "first_trade": lambda r: r.first_trade_date,
-    "last_trade": lambda r: r.last_trade_date,
 }
 
 
@@ -259,7 +252,7 @@ def build_screener_page(
     default_rule = (filters.n, filters.w) == (DEFAULT_N, DEFAULT_W)
     start, end = (filters.page - 1) * filters.page_size, filters.page * filters.page_size
     reverse = filters.order is Order.desc
-    sort_in_sql = filters.sort.value in screener_repo.TOTALS_ORDER
+    sort_in_sql = filters.sort.value in screener_repo.SQL_SORTS
 
     other_rule_as_filter = filters.clusters_only and not default_rule
     if other_rule_as_filter:
@@ -308,18 +301,9 @@ def build_screener_page(
         and (not filters.clusters_only or t.issuer_cik in in_rule)
         and not (filters.exclude_ten_percent_only and t.ten_percent_only)
     ]
-    # Sorts by ticker, company, average price or ΔOwn: the whole list.
-    # Compared as the member: mypy takes `.value` for the member named `value`.
-    if filters.sort == ScreenerSort.delta_own:
-        # The median ΔOwn needs every buyer of every company: each buyer's shares and first holding are
-        # read for all, their groups (roles, flags, names) only for the page's companies.
-        medians = _median_delta_own(screener_repo.buyer_holdings(session, rf))
-        kept.sort(key=lambda t: t.issuer_cik)
-        kept.sort(key=lambda t: medians.get(t.issuer_cik, -math.inf), reverse=reverse)
-    else:
-        # The other sorts read the SQL totals; only the page's rows load their buyers.
-        kept.sort(key=lambda t: t.issuer_cik)
-        kept.sort(key=SORT_KEYS[filters.sort.value], reverse=reverse)
+    # Sorts by ticker, company or average price: the whole list (the other sorts read the SQL totals).
+    kept.sort(key=lambda t: t.issuer_cik)
+    kept.sort(key=SORT_KEYS[filters.sort.value], reverse=reverse)
     if not (default_rule or filters.clusters_only):
         in_rule = rule_met_by(kept[start:end])  # another rule's badges, for the rows shown
     shown = _company_rows(session, rf, kept[start:end], in_rule)
@@ -361,19 +345,6 @@ def _groups_by_buyer(
         for g in screener_repo.buyer_groups(session, replace(rf, issuer_ciks=ciks[start : start + 500])):
             by_buyer[(g.issuer_cik, g.buyer_key)].append(g)
     return by_buyer
-
-
-def _median_delta_own(holdings: Iterable[tuple[str, Decimal, Decimal | None]]) -> dict[str, float]:
-    """Each issuer's median buyer ΔOwn from (issuer, shares bought, holding before) per buyer, as its sort
-    key (inf: a new position), as _company_row finds it."""
-    known: dict[str, list[float]] = defaultdict(list)
-    for cik, shares, before in holdings:
-        ratio, new = delta_own(shares, before)
-        if new:
-            known[cik].append(math.inf)
-        elif ratio is not None:
-            known[cik].append(ratio)
-    return {cik: statistics.median(values) for cik, values in known.items()}
 
 
 def _company_rows(

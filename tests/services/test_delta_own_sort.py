@@ -1,0 +1,153 @@
+"""The screener's ΔOwn sort (done in SQL: screener_repo._median_delta_own) orders the companies by the
+median of their buyers' ΔOwn computed here from the purchases themselves: each buyer's shares bought
+(chain copies of a block counted once) ÷ its holding before its first purchase of the window (trade
+date, then filing time, accession and row); a new position above any ratio, a company whose buyers'
+holdings are all unknown below every other; the mean of the middle two for an even count; ties to the
+lowest CIK in either direction. Random filings through the real ingest, with many equal ratios (ties),
+new positions and unknown holdings, for random windows and filters."""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from app.db import session_scope
+from app.models import EligiblePurchase
+from app.schemas.screener import RoleFilter, ScreenerFilters
+from app.services.screener import ROLE_MASKS, build_screener_page, window_of
+from tests.factories import Doc, Owner, Tx, form4_xml, ingest_submissions, submission_txt
+
+EP = EligiblePurchase
+START = date(2024, 1, 2)
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _filings(seed: int) -> dict[str, bytes]:
+    """14 companies with 1-6 buyers each, 1-4 purchases a buyer. Holdings after each purchase make the
+    holding before it 0 (a new position), unknown, or 1, 2 or 4 times the shares bought (equal ratios
+    across companies); some buyers file a block twice (a chain), some purchases are filed late."""
+    rng = random.Random(seed)
+    files: dict[str, bytes] = {}
+    for k in range(14):
+        issuer = f"00000080{k:02d}"
+        for j in range(rng.randint(1, 6)):
+            buyer = Owner(f"000009{k:02d}{j:02d}", f"BUYER {k}-{j}", director=j % 2 == 0, officer=j % 2 == 1)
+            gp = Owner(f"000009{k:02d}9{j}", f"BUYER {k}-{j} GP", ten_percent=True)
+            for i in range(rng.randint(1, 4)):
+                day = START + timedelta(days=rng.randint(0, 300))
+                shares = rng.choice([100, 200, 500, 1000])
+                after = rng.choice([None, shares, 2 * shares, 3 * shares, 5 * shares])
+                price = f"{rng.randint(500, 3000) / 100:.2f}"
+                copies = [[buyer]] + ([[gp]] if rng.random() < 0.15 else [])
+                for c, filers in enumerate(copies):
+                    accepted = datetime.combine(day, datetime.min.time()) + timedelta(
+                        days=rng.choice([1, 1, 2, 3, 30]), hours=rng.randint(6, 20), minutes=c
+                    )
+                    doc = Doc(
+                        issuer_cik=issuer,
+                        ticker=f"DLT{k}",
+                        owners=filers,
+                        period=day.isoformat(),
+                        transactions=[
+                            Tx(
+                                shares=str(shares),
+                                price=price,
+                                trade_date=day.isoformat(),
+                                after=None if after is None else str(after),
+                            )
+                        ],
+                    )
+                    accession = f"000009{k:02d}{j:02d}-24-{i:04d}{c:02d}"
+                    files[f"{accession}.txt"] = submission_txt(
+                        form4_xml(doc),
+                        accession=accession,
+                        accepted_at_et=accepted.strftime("%Y-%m-%dT%H:%M:%S"),
+                    )
+    return files
+
+
+def _median_key(purchases: list[Any]) -> float:
+    """A company's ΔOwn sort key from its purchases of the window: the median of its buyers' ratios
+    (inf: a new position), -inf when no buyer's holding is known."""
+    by_buyer: dict[str, list[Any]] = defaultdict(list)
+    for p in purchases:
+        by_buyer[p.buyer_key].append(p)
+    ratios = []
+    for rows in by_buyer.values():
+        first = min(rows, key=lambda p: (p.trade_date, p.known_at, p.accession, p.transaction_id))
+        bought = sum((Decimal(0) if p.is_block_copy else Decimal(p.shares) for p in rows), Decimal(0))
+        if first.shares_owned_before is None:
+            continue
+        before = Decimal(first.shares_owned_before)
+        ratios.append(math.inf if before <= 0 else float(bought / before))
+    return statistics.median(ratios) if ratios else -math.inf
+
+
+def test_delta_own_sort_follows_the_median_of_the_purchases(clean_engine: Engine, tmp_path: Path) -> None:
+    ingest_submissions(clean_engine, tmp_path, _filings(5))
+    rng = random.Random(5)
+    director = ROLE_MASKS[RoleFilter.director]
+    filter_sets: list[tuple[dict[str, Any], Any]] = [
+        ({}, lambda p: True),
+        ({"role": "director"}, lambda p: p.roles & director),
+        ({"min_price": "12"}, lambda p: p.price >= Decimal("12")),
+        ({"q": "DLT1"}, lambda p: p.issuer_cik in {"0000008001", *(f"00000080{k}" for k in range(10, 14))}),
+        ({"min_value": "150000"}, lambda p: True),
+        ({"exclude_ten_percent_only": "true"}, lambda p: True),
+    ]
+    checked = ties = news = unknowns = evens = 0
+    with session_scope(clean_engine) as s:
+        purchases = s.execute(select(EP)).scalars().all()
+        assert {p.shares_owned_before for p in purchases} >= {None, Decimal(0)}
+        for _ in range(10):
+            a = START + timedelta(days=rng.randint(0, 280))
+            b = a + timedelta(days=rng.randint(5, 330))
+            for extra, keep in filter_sets:
+                params = {"from": a.isoformat(), "to": b.isoformat(), "page_size": "1000", **extra}
+                window = window_of(ScreenerFilters.model_validate(params), NOW)
+                in_window = [
+                    p
+                    for p in purchases
+                    if window.since <= p.known_at
+                    and (window.until is None or p.known_at < window.until)
+                    and keep(p)
+                ]
+                by_issuer: dict[str, list[Any]] = defaultdict(list)
+                for p in in_window:
+                    by_issuer[p.issuer_cik].append(p)
+                # The companies the filters keep, in CIK order, from the default (value) sort.
+                by_value = build_screener_page(s, ScreenerFilters.model_validate(params), now=NOW)
+                companies = sorted(r.issuer_cik for r in by_value.rows)
+                keys = {cik: _median_key(by_issuer[cik]) for cik in companies}
+                for order in ("desc", "asc"):
+                    page = build_screener_page(
+                        s,
+                        ScreenerFilters.model_validate({**params, "sort": "delta_own", "order": order}),
+                        now=NOW,
+                    )
+                    expected = sorted(companies, key=lambda cik: keys[cik], reverse=order == "desc")
+                    assert [r.issuer_cik for r in page.rows] == expected, (params, order, keys)
+                    assert page.total_rows == by_value.total_rows
+                    assert page.total_value == by_value.total_value
+                checked += len(companies)
+                ties += len(companies) - len(set(keys.values()))
+                news += sum(1 for k in keys.values() if k == math.inf)
+                unknowns += sum(1 for k in keys.values() if k == -math.inf)
+                evens += sum(
+                    1
+                    for cik in companies
+                    if len({p.buyer_key for p in by_issuer[cik] if p.shares_owned_before is not None}) % 2
+                    == 0
+                )
+    # The data reaches every case: ties between companies, new positions, unknown holdings, even counts.
+    counts = {"companies": checked, "ties": ties, "new": news, "unknown": unknowns, "even": evens}
+    least = {"companies": 300, "ties": 50, "new": 30, "unknown": 10, "even": 50}
+    assert all(counts[name] > least[name] for name in least), counts
