@@ -200,7 +200,11 @@ def test_0009_fills_days_after_previous_as_the_ingest_writes_them(empty_db_url: 
         engine.dispose()
 
 
-def test_0010_fills_month_totals_as_the_ingest_writes_them(empty_db_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("before", ["0009", "0010"])
+def test_0010_and_0011_fill_month_totals_as_the_ingest_writes_them(
+    empty_db_url: str, tmp_path: Path, before: str
+) -> None:
+    """0010 fills the month rows, 0011 their totals from each month on and previous month."""
     from app.models import PurchaseMonth
     from tests.factories import ingest_submissions, random_purchase_filings
 
@@ -212,7 +216,7 @@ def test_0010_fills_month_totals_as_the_ingest_writes_them(empty_db_url: str, tm
         with engine.connect() as conn:
             written = conn.execute(stmt).all()
         assert len(written) > 30
-        command.downgrade(alembic_config(empty_db_url), "0009")
+        command.downgrade(alembic_config(empty_db_url), before)
         upgrade(empty_db_url)
         with engine.connect() as conn:
             assert conn.execute(stmt).all() == written

@@ -65,11 +65,19 @@ class PurchaseMonth(Base):
     months it covers from here and read only the partial months at its edges from EligiblePurchase
     (app.repositories.screener): 10 years are ~72,000 of these against ~263,000 purchases.
 
+    Each row also holds the totals of the issuer's months from it on (`since_*`) and the issuer's previous
+    month with purchases: a window with no end (the last D days) adds the months from its first whole one
+    on as the one row per issuer whose month is at or after that month and whose previous month is before
+    it (10 years of ~4,800 companies: ~4,800 rows instead of ~51,000).
+
     Rewritten with the issuer's EligiblePurchase rows (app.repositories.clusters.replace_issuer_purchases).
     """
 
     __tablename__ = "purchase_month"
-    __table_args__ = (Index("ix_purchase_month_month", "month"),)
+    __table_args__ = (
+        Index("ix_purchase_month_month", "month"),
+        Index("ix_purchase_month_previous_month", "previous_month"),
+    )
 
     issuer_cik: Mapped[str] = mapped_column(String(10), primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
@@ -80,3 +88,12 @@ class PurchaseMonth(Base):
     last_trade_date: Mapped[date] = mapped_column(Date)
     latest_known_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cluster_id: Mapped[str | None] = mapped_column(String(32))  # the greatest, as max() over the purchases
+    previous_month: Mapped[date | None] = mapped_column(Date)  # the issuer's latest earlier month
+    # This month and the issuer's later ones, totalled as above.
+    since_n_purchases: Mapped[int] = mapped_column(Integer)
+    since_value: Mapped[Decimal] = mapped_column(Money)
+    since_shares: Mapped[Decimal] = mapped_column(Shares)
+    since_first_trade_date: Mapped[date] = mapped_column(Date)
+    since_last_trade_date: Mapped[date] = mapped_column(Date)
+    since_latest_known_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    since_cluster_id: Mapped[str | None] = mapped_column(String(32))

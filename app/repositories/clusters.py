@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select
@@ -240,10 +241,23 @@ def replace_issuer_purchases(
         session.execute(_insert(session, PurchaseMonth), month_totals(purchases))
 
 
+# The month columns PurchaseMonth also totals from each month on (since_*).
+SINCE_KEYS = (
+    "n_purchases",
+    "value",
+    "shares",
+    "first_trade_date",
+    "last_trade_date",
+    "latest_known_at",
+    "cluster_id",
+)
+
+
 def month_totals(purchases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """PurchaseMonth rows of these EligiblePurchase rows: per issuer and UTC month of filing, the count,
     value and shares (chain copies of a block counted as 0), trade-date range, latest filing time and
-    greatest cluster id, as the screener's SQL aggregates them."""
+    greatest cluster id, as the screener's SQL aggregates them; with the issuer's previous month and its
+    totals from each month on (since_*)."""
     months: dict[tuple[str, date], dict[str, Any]] = {}
     for p in purchases:
         known_at = p["known_at"].astimezone(UTC)
@@ -272,7 +286,32 @@ def month_totals(purchases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         m["latest_known_at"] = max(m["latest_known_at"], known_at)
         if p["cluster_id"] is not None and (m["cluster_id"] is None or p["cluster_id"] > m["cluster_id"]):
             m["cluster_id"] = p["cluster_id"]
-    return list(months.values())
+    rows = sorted(months.values(), key=lambda m: (m["issuer_cik"], m["month"]))
+    for _, issuer_rows in groupby(rows, key=lambda m: m["issuer_cik"]):
+        own = list(issuer_rows)
+        later: dict[str, Any] | None = None  # the next month, totalled from there on
+        for i in range(len(own) - 1, -1, -1):
+            m = own[i]
+            m["previous_month"] = own[i - 1]["month"] if i else None
+            m.update(_totals_since(m, later))
+            later = m
+    return rows
+
+
+def _totals_since(month: dict[str, Any], later: dict[str, Any] | None) -> dict[str, Any]:
+    """A month row's totals from it on, given the next month's (None: it is the issuer's latest)."""
+    if later is None:
+        return {f"since_{key}": month[key] for key in SINCE_KEYS}
+    clusters = [c for c in (month["cluster_id"], later["since_cluster_id"]) if c is not None]
+    return {
+        "since_n_purchases": month["n_purchases"] + later["since_n_purchases"],
+        "since_value": month["value"] + later["since_value"],
+        "since_shares": month["shares"] + later["since_shares"],
+        "since_first_trade_date": min(month["first_trade_date"], later["since_first_trade_date"]),
+        "since_last_trade_date": max(month["last_trade_date"], later["since_last_trade_date"]),
+        "since_latest_known_at": max(month["latest_known_at"], later["since_latest_known_at"]),
+        "since_cluster_id": max(clusters) if clusters else None,
+    }
 
 
 def issuers_missing_purchase_facts(session: Session) -> list[str]:

@@ -32,6 +32,14 @@ MONTH_COLUMNS = (
     PurchaseMonth.last_trade_date,
     PurchaseMonth.latest_known_at,
     PurchaseMonth.cluster_id,
+    PurchaseMonth.previous_month,
+    PurchaseMonth.since_n_purchases,
+    PurchaseMonth.since_value,
+    PurchaseMonth.since_shares,
+    PurchaseMonth.since_first_trade_date,
+    PurchaseMonth.since_last_trade_date,
+    PurchaseMonth.since_latest_known_at,
+    PurchaseMonth.since_cluster_id,
 )
 
 
@@ -73,12 +81,23 @@ def _stored_months(session: Any) -> dict[tuple[str, date], tuple[Any, ...]]:
     return {(r[0], r[1]): tuple(r[2:]) for r in session.execute(select(*MONTH_COLUMNS)).all()}
 
 
+def _month_of(p: Any) -> date:
+    known_at = p.known_at.astimezone(UTC)
+    return date(known_at.year, known_at.month, 1)
+
+
 def _expected_months(purchases: list[Any]) -> dict[tuple[str, date], tuple[Any, ...]]:
+    """Each month's totals, its issuer's previous month with purchases, and the totals of the issuer's
+    purchases filed in that month or later."""
     by_month: dict[tuple[str, date], list[Any]] = defaultdict(list)
     for p in purchases:
-        known_at = p.known_at.astimezone(UTC)
-        by_month[(p.issuer_cik, date(known_at.year, known_at.month, 1))].append(p)
-    return {key: _totals(rows)[key[0]] for key, rows in by_month.items()}
+        by_month[(p.issuer_cik, _month_of(p))].append(p)
+    out = {}
+    for (cik, month), rows in by_month.items():
+        earlier = [m for c, m in by_month if c == cik and m < month]
+        since = [p for p in purchases if p.issuer_cik == cik and _month_of(p) >= month]
+        out[(cik, month)] = (*_totals(rows)[cik], max(earlier, default=None), *_totals(since)[cik])
+    return out
 
 
 def test_month_totals_follow_the_purchases_as_filings_arrive(clean_engine: Engine, tmp_path: Path) -> None:
