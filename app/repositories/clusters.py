@@ -241,8 +241,8 @@ def replace_issuer_purchases(
         session.execute(_insert(session, PurchaseMonth), month_totals(purchases))
 
 
-# The month columns PurchaseMonth also totals from each month on (since_*).
-SINCE_KEYS = (
+# A PurchaseMonth row's totals, which it also holds from its month on (since_*).
+TOTAL_KEYS = (
     "n_purchases",
     "value",
     "shares",
@@ -263,54 +263,40 @@ def month_totals(purchases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         known_at = p["known_at"].astimezone(UTC)
         key = (p["issuer_cik"], date(known_at.year, known_at.month, 1))
         counted = not p["is_block_copy"]
-        m = months.get(key)
-        if m is None:
-            months[key] = {
-                "issuer_cik": key[0],
-                "month": key[1],
-                "n_purchases": 1,
-                "value": p["value"] if counted else Decimal(0),
-                "shares": p["shares"] if counted else Decimal(0),
-                "first_trade_date": p["trade_date"],
-                "last_trade_date": p["trade_date"],
-                "latest_known_at": known_at,
-                "cluster_id": p["cluster_id"],
-            }
-            continue
-        m["n_purchases"] += 1
-        if counted:
-            m["value"] += p["value"]
-            m["shares"] += p["shares"]
-        m["first_trade_date"] = min(m["first_trade_date"], p["trade_date"])
-        m["last_trade_date"] = max(m["last_trade_date"], p["trade_date"])
-        m["latest_known_at"] = max(m["latest_known_at"], known_at)
-        if p["cluster_id"] is not None and (m["cluster_id"] is None or p["cluster_id"] > m["cluster_id"]):
-            m["cluster_id"] = p["cluster_id"]
-    rows = sorted(months.values(), key=lambda m: (m["issuer_cik"], m["month"]))
-    for _, issuer_rows in groupby(rows, key=lambda m: m["issuer_cik"]):
-        own = list(issuer_rows)
-        later: dict[str, Any] | None = None  # the next month, totalled from there on
+        one = {
+            "n_purchases": 1,
+            "value": p["value"] if counted else Decimal(0),
+            "shares": p["shares"] if counted else Decimal(0),
+            "first_trade_date": p["trade_date"],
+            "last_trade_date": p["trade_date"],
+            "latest_known_at": known_at,
+            "cluster_id": p["cluster_id"],
+        }
+        months[key] = _combined(months[key], one) if key in months else one
+    rows = []
+    for cik, issuer_months in groupby(sorted(months.items()), key=lambda item: item[0][0]):
+        own = [{"issuer_cik": cik, "month": month, **totals} for (_, month), totals in issuer_months]
+        since: dict[str, Any] | None = None  # the totals from the later month on
         for i in range(len(own) - 1, -1, -1):
-            m = own[i]
-            m["previous_month"] = own[i - 1]["month"] if i else None
-            m.update(_totals_since(m, later))
-            later = m
+            totals = {key: own[i][key] for key in TOTAL_KEYS}
+            since = totals if since is None else _combined(totals, since)
+            own[i].update({f"since_{key}": value for key, value in since.items()})
+            own[i]["previous_month"] = own[i - 1]["month"] if i else None
+        rows.extend(own)
     return rows
 
 
-def _totals_since(month: dict[str, Any], later: dict[str, Any] | None) -> dict[str, Any]:
-    """A month row's totals from it on, given the next month's (None: it is the issuer's latest)."""
-    if later is None:
-        return {f"since_{key}": month[key] for key in SINCE_KEYS}
-    clusters = [c for c in (month["cluster_id"], later["since_cluster_id"]) if c is not None]
+def _combined(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The totals (TOTAL_KEYS) of two sets of purchases together."""
+    clusters = [c for c in (a["cluster_id"], b["cluster_id"]) if c is not None]
     return {
-        "since_n_purchases": month["n_purchases"] + later["since_n_purchases"],
-        "since_value": month["value"] + later["since_value"],
-        "since_shares": month["shares"] + later["since_shares"],
-        "since_first_trade_date": min(month["first_trade_date"], later["since_first_trade_date"]),
-        "since_last_trade_date": max(month["last_trade_date"], later["since_last_trade_date"]),
-        "since_latest_known_at": max(month["latest_known_at"], later["since_latest_known_at"]),
-        "since_cluster_id": max(clusters) if clusters else None,
+        "n_purchases": a["n_purchases"] + b["n_purchases"],
+        "value": a["value"] + b["value"],
+        "shares": a["shares"] + b["shares"],
+        "first_trade_date": min(a["first_trade_date"], b["first_trade_date"]),
+        "last_trade_date": max(a["last_trade_date"], b["last_trade_date"]),
+        "latest_known_at": max(a["latest_known_at"], b["latest_known_at"]),
+        "cluster_id": max(clusters) if clusters else None,
     }
 
 

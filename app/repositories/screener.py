@@ -36,7 +36,7 @@ from sqlalchemy.sql.selectable import Subquery
 from app.models import ClusterMember, EligiblePurchase, InsiderTransaction, Issuer, PurchaseMonth
 from app.models.purchase import OWNER_CIK_SEPARATOR
 from app.models.types import Money, Shares
-from app.repositories.clusters import PURCHASE_INPUT_COLUMNS, _chunks, core_rows
+from app.repositories.clusters import PURCHASE_INPUT_COLUMNS, TOTAL_KEYS, _chunks, core_rows
 
 EP = EligiblePurchase
 Ts = TypeVarTuple("Ts")
@@ -201,29 +201,13 @@ def _issuer_sums(session: Session, f: RowFilter) -> Subquery:
     PM = PurchaseMonth
     if end is None:
         # Every month from the first whole one on: per issuer, its totals from its first such month.
-        columns = (
-            PM.since_n_purchases,
-            PM.since_value,
-            PM.since_shares,
-            PM.since_first_trade_date,
-            PM.since_last_trade_date,
-            PM.since_latest_known_at,
-            PM.since_cluster_id,
-        )
+        columns = [getattr(PM, f"since_{key}") for key in TOTAL_KEYS]
         in_window = (
             PM.month >= first.date(),
             or_(PM.previous_month.is_(None), PM.previous_month < first.date()),
         )
     else:
-        columns = (
-            PM.n_purchases,
-            PM.value,
-            PM.shares,
-            PM.first_trade_date,
-            PM.last_trade_date,
-            PM.latest_known_at,
-            PM.cluster_id,
-        )
+        columns = [getattr(PM, key) for key in TOTAL_KEYS]
         in_window = (PM.month >= first.date(), PM.month < end.date())
     names = ("n_purchases", "value", "shares", "first_trade", "last_trade", "latest", "cluster_id")
     whole = select(
