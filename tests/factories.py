@@ -275,3 +275,41 @@ def random_purchase_filings(seed: int) -> dict[str, bytes]:
                     form4_xml(doc), accession=accession, accepted_at_et=accepted.strftime("%Y-%m-%dT%H:%M:%S")
                 )
     return files
+
+
+def edge_case_purchases(issuer_cik: str = "0000007700") -> dict[str, bytes]:
+    """One director's purchases where a buyer's first purchase is easy to get wrong:
+
+    - around four month ends, bought on the day before the month's last and filed two business days
+      later (in the next month), and bought on the last day and filed that day: a month's first
+      purchase is then not the first from that month on (it lies in the next);
+    - two bought on one day, filed in the opposite order of their accession numbers: the first is the
+      one filed first.
+    """
+    carol = Owner("0000007701", "CAROL C", director=True)
+    purchases = [  # (accession, traded, filed)
+        ("0000007701-24-000900", "2024-03-14", "2024-03-15T18:00:00"),
+        ("0000007701-24-000901", "2024-03-14", "2024-03-15T09:00:00"),
+    ]
+    for k, (early, filed_next_month, last) in enumerate(
+        (
+            ("2024-01-30", "2024-02-01", "2024-01-31"),
+            ("2024-04-29", "2024-05-01", "2024-04-30"),
+            ("2024-07-30", "2024-08-01", "2024-07-31"),
+            ("2024-10-30", "2024-11-01", "2024-10-31"),
+        )
+    ):
+        purchases.append((f"0000007701-24-{k:04d}00", early, f"{filed_next_month}T17:00:00"))
+        purchases.append((f"0000007701-24-{k:04d}01", last, f"{last}T17:00:00"))
+    return {
+        f"{accession}.txt": purchase_filing(
+            accession,
+            filed,
+            owners=[carol],
+            trade_date=traded,
+            shares=str(1000 + 100 * i),  # a different holding before each
+            issuer_cik=issuer_cik,
+            ticker="CRL",
+        )
+        for i, (accession, traded, filed) in enumerate(purchases)
+    }

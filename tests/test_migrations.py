@@ -222,3 +222,28 @@ def test_0010_and_0011_fill_month_totals_as_the_ingest_writes_them(
             assert conn.execute(stmt).all() == written
     finally:
         engine.dispose()
+
+
+def test_0012_fills_buyer_months_as_the_ingest_writes_them(empty_db_url: str, tmp_path: Path) -> None:
+    """0012's SQL fill (each month's first purchase, and the first from each month on) equals the rows
+    the ingest computes in Python."""
+    from app.models import BuyerMonth
+    from tests.factories import edge_case_purchases, ingest_submissions, random_purchase_filings
+
+    upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    try:
+        ingest_submissions(engine, tmp_path, random_purchase_filings(6) | edge_case_purchases())
+        columns = [c for c in BuyerMonth.__table__.columns if c.key != "id"]
+        stmt = select(*columns).order_by(*columns[:6])
+        with engine.connect() as conn:
+            written = conn.execute(stmt).all()
+        # Groups whose first purchase from a month on lies in a later month.
+        assert sum(r.since_first_purchase_id != r.first_purchase_id for r in written) >= 4
+        assert len(written) > 100
+        command.downgrade(alembic_config(empty_db_url), "0011")
+        upgrade(empty_db_url)
+        with engine.connect() as conn:
+            assert conn.execute(stmt).all() == written
+    finally:
+        engine.dispose()

@@ -8,12 +8,13 @@ from app.models.issuer import Issuer
 from app.models.ops import BackfillDay, IngestCheckpoint, JobRun
 from app.models.performance import ClusterReturn, StoredPerformanceView
 from app.models.price import PriceBar, PriceSeriesState, StockSplit
-from app.models.purchase import EligiblePurchase, PurchaseMonth
+from app.models.purchase import BuyerMonth, EligiblePurchase, PurchaseMonth
 from app.models.reference import IssuerTicker, NewsEvent
 from app.models.transaction import Holding, InsiderTransaction
 
 __all__ = [
     "BackfillDay",
+    "BuyerMonth",
     "ClusterReturn",
     "DashboardSnapshot",
     "EligiblePurchase",

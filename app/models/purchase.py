@@ -97,3 +97,52 @@ class PurchaseMonth(Base):
     since_last_trade_date: Mapped[date] = mapped_column(Date)
     since_latest_known_at: Mapped[datetime] = mapped_column(UTCDateTime())
     since_cluster_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class BuyerMonth(Base):
+    """One buyer group's eligible purchases of one issuer filed in one calendar month (UTC): a buyer's
+    purchases that share one set of filer roles, flags and filer names (the screener's buyer groups,
+    app.repositories.screener.BuyerGroup), totalled as the screener totals them, with the group's first
+    purchase (by trade date, filing time, accession, row) and the holding before it (for ΔOwn).
+
+    Each row also holds the same from its month on (`since_*`) and the group's previous month with
+    purchases, as PurchaseMonth does for companies: a window with no end reads one row per buyer group
+    for its whole months (10 years of the 100 companies a page shows: ~3,200 rows instead of ~28,000
+    purchases), and only its partial first month purchase by purchase.
+
+    Rewritten with the issuer's EligiblePurchase rows (app.repositories.clusters.replace_issuer_purchases).
+    """
+
+    __tablename__ = "buyer_month"
+    __table_args__ = (
+        Index("ix_buyer_month_issuer_month", "issuer_cik", "month"),
+        Index("ix_buyer_month_month", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    issuer_cik: Mapped[str] = mapped_column(String(10))
+    buyer_key: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[int] = mapped_column(Integer)
+    flags: Mapped[int] = mapped_column(Integer)
+    owner_names: Mapped[str] = mapped_column(Text)
+    month: Mapped[date] = mapped_column(Date)  # its first day
+    n_purchases: Mapped[int] = mapped_column(Integer)
+    value: Mapped[Decimal] = mapped_column(Money)  # chain copies of a block counted as 0
+    shares: Mapped[Decimal] = mapped_column(Shares)
+    first_trade_date: Mapped[date] = mapped_column(Date)  # also the first purchase's trade date
+    first_known_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the earliest filing time
+    first_purchase_known_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    first_purchase_accession: Mapped[str] = mapped_column(String(20))
+    first_purchase_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    before_first_purchase: Mapped[Decimal | None] = mapped_column(Shares)  # its shares_owned_before
+    previous_month: Mapped[date | None] = mapped_column(Date)  # the group's latest earlier month
+    # This month and the group's later ones, as above.
+    since_n_purchases: Mapped[int] = mapped_column(Integer)
+    since_value: Mapped[Decimal] = mapped_column(Money)
+    since_shares: Mapped[Decimal] = mapped_column(Shares)
+    since_first_trade_date: Mapped[date] = mapped_column(Date)
+    since_first_known_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    since_first_purchase_known_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    since_first_purchase_accession: Mapped[str] = mapped_column(String(20))
+    since_first_purchase_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    since_before_first_purchase: Mapped[Decimal | None] = mapped_column(Shares)

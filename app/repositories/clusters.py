@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,6 +14,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from app.models import (
+    BuyerMonth,
     Cluster,
     ClusterAlias,
     ClusterMember,
@@ -232,13 +233,15 @@ def replace_issuer_purchases(
     session: Session, *, issuer_ciks: Sequence[str], purchases: Sequence[dict[str, Any]]
 ) -> None:
     """Make the screener facts of these issuers' purchases exactly `purchases`, and their monthly totals
-    (PurchaseMonth) those of `purchases`."""
+    (PurchaseMonth, BuyerMonth) those of `purchases`."""
     for chunk in _chunks(sorted(issuer_ciks)):
         session.execute(delete(EligiblePurchase).where(EligiblePurchase.issuer_cik.in_(chunk)))
         session.execute(delete(PurchaseMonth).where(PurchaseMonth.issuer_cik.in_(chunk)))
+        session.execute(delete(BuyerMonth).where(BuyerMonth.issuer_cik.in_(chunk)))
     if purchases:
         session.execute(_insert(session, EligiblePurchase), list(purchases))
         session.execute(_insert(session, PurchaseMonth), month_totals(purchases))
+        session.execute(_insert(session, BuyerMonth), buyer_month_totals(purchases))
 
 
 # A PurchaseMonth row's totals, which it also holds from its month on (since_*).
@@ -251,6 +254,24 @@ TOTAL_KEYS = (
     "latest_known_at",
     "cluster_id",
 )
+# A BuyerMonth row's totals and first purchase, which it also holds from its month on (since_*).
+GROUP_KEYS = ("issuer_cik", "buyer_key", "roles", "flags", "owner_names")
+GROUP_TOTAL_KEYS = (
+    "n_purchases",
+    "value",
+    "shares",
+    "first_trade_date",
+    "first_known_at",
+    "first_purchase_known_at",
+    "first_purchase_accession",
+    "first_purchase_id",
+    "before_first_purchase",
+)
+
+
+def _month_of(known_at: datetime) -> date:
+    known_at = known_at.astimezone(UTC)
+    return date(known_at.year, known_at.month, 1)
 
 
 def month_totals(purchases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -258,10 +279,8 @@ def month_totals(purchases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     value and shares (chain copies of a block counted as 0), trade-date range, latest filing time and
     greatest cluster id, as the screener's SQL aggregates them; with the issuer's previous month and its
     totals from each month on (since_*)."""
-    months: dict[tuple[str, date], dict[str, Any]] = {}
+    months: dict[tuple[Any, ...], dict[str, Any]] = {}
     for p in purchases:
-        known_at = p["known_at"].astimezone(UTC)
-        key = (p["issuer_cik"], date(known_at.year, known_at.month, 1))
         counted = not p["is_block_copy"]
         one = {
             "n_purchases": 1,
@@ -269,17 +288,57 @@ def month_totals(purchases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "shares": p["shares"] if counted else Decimal(0),
             "first_trade_date": p["trade_date"],
             "last_trade_date": p["trade_date"],
-            "latest_known_at": known_at,
+            "latest_known_at": p["known_at"].astimezone(UTC),
             "cluster_id": p["cluster_id"],
         }
+        key = (p["issuer_cik"], _month_of(p["known_at"]))
         months[key] = _combined(months[key], one) if key in months else one
+    return _with_since(months, ("issuer_cik",), TOTAL_KEYS, _combined)
+
+
+def buyer_month_totals(purchases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """BuyerMonth rows of these EligiblePurchase rows: per buyer group (GROUP_KEYS) and UTC month of
+    filing, the count, value and shares (chain copies of a block counted as 0), earliest trade date and
+    filing time, and the first purchase with the holding before it; with the group's previous month and
+    the same from each month on (since_*)."""
+    months: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for p in purchases:
+        counted = not p["is_block_copy"]
+        known_at = p["known_at"].astimezone(UTC)
+        one = {
+            "n_purchases": 1,
+            "value": p["value"] if counted else Decimal(0),
+            "shares": p["shares"] if counted else Decimal(0),
+            "first_trade_date": p["trade_date"],
+            "first_known_at": known_at,
+            "first_purchase_known_at": known_at,
+            "first_purchase_accession": p["accession"],
+            "first_purchase_id": p["transaction_id"],
+            "before_first_purchase": p["shares_owned_before"],
+        }
+        key = (*(p[k] for k in GROUP_KEYS), _month_of(known_at))
+        months[key] = combine_group_totals(months[key], one) if key in months else one
+    return _with_since(months, GROUP_KEYS, GROUP_TOTAL_KEYS, combine_group_totals)
+
+
+def _with_since(
+    months: dict[tuple[Any, ...], dict[str, Any]],
+    owner_keys: tuple[str, ...],
+    total_keys: tuple[str, ...],
+    combined: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Rows of monthly totals keyed by (*owner, month): each with its owner's previous month and the
+    totals of the owner's months from it on (since_*)."""
     rows = []
-    for cik, issuer_months in groupby(sorted(months.items()), key=lambda item: item[0][0]):
-        own = [{"issuer_cik": cik, "month": month, **totals} for (_, month), totals in issuer_months]
+    for owner, owner_months in groupby(sorted(months.items()), key=lambda item: item[0][:-1]):
+        own = [
+            {**dict(zip(owner_keys, owner, strict=True)), "month": key[-1], **totals}
+            for key, totals in owner_months
+        ]
         since: dict[str, Any] | None = None  # the totals from the later month on
         for i in range(len(own) - 1, -1, -1):
-            totals = {key: own[i][key] for key in TOTAL_KEYS}
-            since = totals if since is None else _combined(totals, since)
+            totals = {key: own[i][key] for key in total_keys}
+            since = totals if since is None else combined(totals, since)
             own[i].update({f"since_{key}": value for key, value in since.items()})
             own[i]["previous_month"] = own[i - 1]["month"] if i else None
         rows.extend(own)
@@ -297,6 +356,36 @@ def _combined(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         "last_trade_date": max(a["last_trade_date"], b["last_trade_date"]),
         "latest_known_at": max(a["latest_known_at"], b["latest_known_at"]),
         "cluster_id": max(clusters) if clusters else None,
+    }
+
+
+# A buyer's purchases in order (the first one's holding before it is ΔOwn's base): trade date, filing
+# time, accession, row; as GROUP_TOTAL_KEYS of a set of purchases, where its first purchase stands.
+FIRST_PURCHASE_ORDER = (
+    "first_trade_date",
+    "first_purchase_known_at",
+    "first_purchase_accession",
+    "first_purchase_id",
+)
+
+
+def _first_purchase_order(totals: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(totals[key] for key in FIRST_PURCHASE_ORDER)
+
+
+def combine_group_totals(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The totals (GROUP_TOTAL_KEYS) of two sets of a buyer group's purchases together."""
+    first = a if _first_purchase_order(a) <= _first_purchase_order(b) else b
+    return {
+        "n_purchases": a["n_purchases"] + b["n_purchases"],
+        "value": a["value"] + b["value"],
+        "shares": a["shares"] + b["shares"],
+        "first_trade_date": first["first_trade_date"],
+        "first_known_at": min(a["first_known_at"], b["first_known_at"]),
+        "first_purchase_known_at": first["first_purchase_known_at"],
+        "first_purchase_accession": first["first_purchase_accession"],
+        "first_purchase_id": first["first_purchase_id"],
+        "before_first_purchase": first["before_first_purchase"],
     }
 
 

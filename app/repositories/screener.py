@@ -3,10 +3,13 @@ in SQL from their stored screener facts (EligiblePurchase), and the detail rows 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import reduce
+from operator import itemgetter
 from typing import Any, NamedTuple, TypeVarTuple
 
 from sqlalchemy import (
@@ -31,12 +34,21 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.sql.selectable import CompoundSelect, Subquery
 
-from app.models import ClusterMember, EligiblePurchase, InsiderTransaction, Issuer, PurchaseMonth
+from app.models import BuyerMonth, ClusterMember, EligiblePurchase, InsiderTransaction, Issuer, PurchaseMonth
 from app.models.purchase import OWNER_CIK_SEPARATOR
 from app.models.types import Money, Shares
-from app.repositories.clusters import PURCHASE_INPUT_COLUMNS, TOTAL_KEYS, _chunks, core_rows
+from app.repositories.clusters import (
+    FIRST_PURCHASE_ORDER,
+    GROUP_KEYS,
+    GROUP_TOTAL_KEYS,
+    PURCHASE_INPUT_COLUMNS,
+    TOTAL_KEYS,
+    _chunks,
+    combine_group_totals,
+    core_rows,
+)
 
 EP = EligiblePurchase
 Ts = TypeVarTuple("Ts")
@@ -279,13 +291,17 @@ def _per_issuer(
 
     if not count_buyers:
         return per_issuer(null().label("n_buyers"), null().label("ten_only")).subquery("per_issuer")
-    has_ten = func.max(case((EP.roles.op("&")(ten_percent_bit) != 0, 1), else_=0))
-    has_management = func.max(case((EP.roles.op("&")(management_mask) != 0, 1), else_=0))
-    per_buyer: Select[*tuple[Any, ...]] = select(
-        EP.issuer_cik.label("issuer_cik"),
-        case((and_(has_ten == 1, has_management == 0), 1), else_=0).label("ten_only"),
+    p = _buyer_parts(session, f).c
+    has_ten = func.max(case((p.roles.op("&")(ten_percent_bit) != 0, 1), else_=0))
+    has_management = func.max(case((p.roles.op("&")(management_mask) != 0, 1), else_=0))
+    b = (
+        select(
+            p.issuer_cik.label("issuer_cik"),
+            case((and_(has_ten == 1, has_management == 0), 1), else_=0).label("ten_only"),
+        )
+        .group_by(p.issuer_cik, p.buyer_key)
+        .subquery("per_buyer")
     )
-    b = _matching(session, per_buyer, f).group_by(EP.issuer_cik, EP.buyer_key).subquery("per_buyer")
     buyers = (
         select(b.c.issuer_cik, func.count().label("n_buyers"), func.min(b.c.ten_only).label("ten_only"))
         .group_by(b.c.issuer_cik)
@@ -416,6 +432,68 @@ def issuer_totals_page(
     return [], int(n), value if value is not None else Decimal(0)
 
 
+def _purchases_as_parts() -> Select[*tuple[Any, ...]]:
+    """Eligible purchases one by one as buyer-group parts (GROUP_KEYS, then GROUP_TOTAL_KEYS as
+    BuyerMonth holds them: each purchase its own first)."""
+    return select(
+        *(getattr(EP, key) for key in GROUP_KEYS),
+        literal(1).label("n_purchases"),
+        COUNTED_VALUE.label("value"),
+        COUNTED_SHARES.label("shares"),
+        EP.trade_date.label("first_trade_date"),
+        EP.known_at.label("first_known_at"),
+        EP.known_at.label("first_purchase_known_at"),
+        EP.accession.label("first_purchase_accession"),
+        EP.transaction_id.label("first_purchase_id"),
+        EP.shares_owned_before.label("before_first_purchase"),
+    )
+
+
+def _month_parts(session: Session, f: RowFilter) -> CompoundSelect[*tuple[Any, ...]] | None:
+    """When `f` selects by window and issuer alone and the window holds a whole month: its purchases as
+    buyer-group parts (_purchases_as_parts' columns), the whole months from BuyerMonth and the partial
+    ones at either end purchase by purchase; a window with no end reads one row per buyer group for all
+    its whole months (BuyerMonth.since_*). None otherwise. A group's parts add up with
+    combine_group_totals."""
+    months = _whole_months(f.since, f.until) if f.selects_by_window_and_issuer() else None
+    if months is None:
+        return None
+    first, end = months
+    BM = BuyerMonth
+    if end is None:
+        columns = [getattr(BM, f"since_{key}") for key in GROUP_TOTAL_KEYS]
+        in_window = (
+            BM.month >= first.date(),
+            or_(BM.previous_month.is_(None), BM.previous_month < first.date()),
+        )
+    else:
+        columns = [getattr(BM, key) for key in GROUP_TOTAL_KEYS]
+        in_window = (BM.month >= first.date(), BM.month < end.date())
+    whole = select(
+        *(getattr(BM, key) for key in GROUP_KEYS),
+        *(c.label(key) for c, key in zip(columns, GROUP_TOTAL_KEYS, strict=True)),
+    ).where(*in_window)
+    partial = [_filed_between(f.since, first)]
+    if end is not None:
+        partial.append(_filed_between(end, f.until))
+    # As in _issuer_sums, the issuer list is applied after the edges are read (OFFSET 0).
+    edges = _purchases_as_parts().where(or_(*partial)).offset(0).subquery("edges")
+    edge_rows = select(edges)
+    if f.issuer_ciks is not None:
+        ciks = list(f.issuer_ciks)
+        whole = whole.where(_one_of(session, BM.issuer_cik, ciks, name="parts_ciks"))
+        edge_rows = edge_rows.where(_one_of(session, edges.c.issuer_cik, ciks, name="parts_ciks"))
+    return union_all(whole, edge_rows)
+
+
+def _buyer_parts(session: Session, f: RowFilter) -> Subquery:
+    """The purchases `f` selects as buyer-group parts: by month where _month_parts can, else one by one."""
+    parts = _month_parts(session, f)
+    if parts is None:
+        return _matching(session, _purchases_as_parts(), f).subquery("parts")
+    return parts.subquery("parts")
+
+
 class BuyerGroup(NamedTuple):
     """A buyer's purchases in the window that share one set of filer roles, flags and filer names (usually
     all of them)."""
@@ -475,7 +553,11 @@ def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
     """Per (issuer, buyer, roles, flags, filer names): counts and totals, the earliest trade date and
     filing time, and the holding before the buyer's first purchase, for the rows a page shows. The groups
     are summed in one scan of the window, the first purchase found by _first_purchases: for 10 years of
-    100 busy companies (~28,000 purchases, 1,343 buyers) ~40 ms instead of ~67 for ordering the window."""
+    100 busy companies (~28,000 purchases, 1,343 buyers) ~40 ms instead of ~67 for ordering the window.
+    When _month_parts applies, the groups are added up here from their monthly parts instead."""
+    parts = _month_parts(session, f)
+    if parts is not None:
+        return _groups_of_parts(core_rows(session, parts))
     keys = (EP.issuer_cik, EP.buyer_key, EP.roles, EP.flags, EP.owner_names)
     summed: Select[*tuple[Any, ...]] = select(
         *keys,
@@ -528,36 +610,82 @@ def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
     return out
 
 
+def _groups_of_parts(rows: Sequence[Any]) -> list[BuyerGroup]:
+    """Buyer groups from their parts (_month_parts' rows: GROUP_KEYS, then GROUP_TOTAL_KEYS), each
+    buyer's first purchase in the group whose parts hold the earliest (FIRST_PURCHASE_ORDER). Most
+    groups are one part (a window with no end)."""
+    n_keys = len(GROUP_KEYS)
+    parts_of: dict[tuple[Any, ...], list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        parts_of[tuple(row[:n_keys])].append(tuple(row[n_keys:]))
+    totals: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    first_of: dict[tuple[str, str], tuple[Any, ...]] = {}  # (issuer, buyer) -> its first group's key
+    for key, parts in parts_of.items():
+        if len(parts) > 1:
+            as_totals = (dict(zip(GROUP_TOTAL_KEYS, part, strict=True)) for part in parts)
+            summed = reduce(combine_group_totals, as_totals)
+            parts = [tuple(summed[k] for k in GROUP_TOTAL_KEYS)]
+        t = totals[key] = parts[0]
+        earlier = first_of.get(key[:2])
+        if earlier is None or _first_purchase_order(t) < _first_purchase_order(totals[earlier]):
+            first_of[key[:2]] = key
+    firsts = set(first_of.values())
+    at = {key: i for i, key in enumerate(GROUP_TOTAL_KEYS)}
+    return [
+        BuyerGroup(
+            key[0],
+            key[1],
+            key[2],
+            key[3],
+            key[4],
+            t[at["n_purchases"]],
+            t[at["value"]],
+            t[at["shares"]],
+            key in firsts,
+            t[at["before_first_purchase"]] if key in firsts else None,
+            t[at["first_trade_date"]],
+            t[at["first_known_at"]],
+        )
+        for key, t in totals.items()
+    ]
+
+
+_first_purchase_order = itemgetter(*(GROUP_TOTAL_KEYS.index(key) for key in FIRST_PURCHASE_ORDER))
+
+
 def _median_delta_own(session: Session, f: RowFilter) -> Subquery:
     """Per issuer with a purchase `f` selects: the median of its buyers' ΔOwn over the window (shares
     bought, chain copies of a block counted once, ÷ the holding before the buyer's first purchase), as
     the ΔOwn sort's key: `new` 1 when the median is a new position (nothing held before ranks above any
     ratio), else `median`, NULL when no buyer's holding is known. The median of an even count is the
     mean of the middle two, as the row's own (services/screener._company_row). Each buyer's first
-    purchase comes from numbering the window's purchases in order once: over thousands of companies,
+    purchase comes from numbering the window's purchases in order once (or their monthly parts,
+    _buyer_parts: a year has ~11,000 group rows for ~26,000 purchases): over thousands of companies,
     most buyers buy a few times, and one sort costs less than a probe per buyer."""
-    ranked = _matching(
-        session,
-        select(
-            EP.issuer_cik,
-            EP.buyer_key,
-            COUNTED_SHARES.label("shares"),
-            EP.shares_owned_before,
-            func.row_number()
-            .over(
-                partition_by=(EP.issuer_cik, EP.buyer_key),
-                order_by=(EP.trade_date, EP.known_at, EP.accession, EP.transaction_id),
-            )
-            .label("rank"),
-        ),
-        f,
+    p = _buyer_parts(session, f).c
+    ranked = select(
+        p.issuer_cik,
+        p.buyer_key,
+        p.shares,
+        p.before_first_purchase,
+        func.row_number()
+        .over(
+            partition_by=(p.issuer_cik, p.buyer_key),
+            order_by=(
+                p.first_trade_date,
+                p.first_purchase_known_at,
+                p.first_purchase_accession,
+                p.first_purchase_id,
+            ),
+        )
+        .label("rank"),
     ).subquery("ranked")
     r = ranked.c
     holdings = (
         select(
             r.issuer_cik,
             func.sum(r.shares).label("shares"),
-            func.max(case((r.rank == 1, r.shares_owned_before), else_=None)).label("before"),
+            func.max(case((r.rank == 1, r.before_first_purchase), else_=None)).label("before"),
         )
         .group_by(r.issuer_cik, r.buyer_key)
         .subquery("holdings")

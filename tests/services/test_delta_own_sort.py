@@ -21,9 +21,10 @@ from sqlalchemy import Engine, select
 
 from app.db import session_scope
 from app.models import EligiblePurchase
+from app.repositories import screener as screener_repo
 from app.schemas.screener import RoleFilter, ScreenerFilters
-from app.services.screener import ROLE_MASKS, build_screener_page, window_of
-from tests.factories import Doc, Owner, Tx, form4_xml, ingest_submissions, submission_txt
+from app.services.screener import ROLE_MASKS, build_screener_page, row_filter, window_of
+from tests.factories import Doc, Owner, Tx, edge_case_purchases, form4_xml, ingest_submissions, submission_txt
 
 EP = EligiblePurchase
 START = date(2024, 1, 2)
@@ -92,7 +93,7 @@ def _median_key(purchases: list[Any]) -> float:
 
 
 def test_delta_own_sort_follows_the_median_of_the_purchases(clean_engine: Engine, tmp_path: Path) -> None:
-    ingest_submissions(clean_engine, tmp_path, _filings(5))
+    ingest_submissions(clean_engine, tmp_path, _filings(5) | edge_case_purchases())
     rng = random.Random(5)
     director = ROLE_MASKS[RoleFilter.director]
     filter_sets: list[tuple[dict[str, Any], Any]] = [
@@ -107,11 +108,20 @@ def test_delta_own_sort_follows_the_median_of_the_purchases(clean_engine: Engine
     with session_scope(clean_engine) as s:
         purchases = s.execute(select(EP)).scalars().all()
         assert {p.shares_owned_before for p in purchases} >= {None, Decimal(0)}
+        # Two windows where CAROL's first purchase is the second of two on one day, then random ones; a
+        # third have no end (they read each buyer group's months from one row).
+        windows: list[tuple[date, date | None]] = [
+            (date(2024, 2, 2), None),
+            (date(2024, 2, 2), date(2024, 6, 30)),
+        ]
         for _ in range(10):
             a = START + timedelta(days=rng.randint(0, 280))
             b = a + timedelta(days=rng.randint(5, 330))
+            windows.append((a, b if rng.random() < 0.67 else None))
+        for a, b in windows:
+            ends = {} if b is None else {"to": b.isoformat()}
             for extra, keep in filter_sets:
-                params = {"from": a.isoformat(), "to": b.isoformat(), "page_size": "1000", **extra}
+                params = {"from": a.isoformat(), **ends, "page_size": "1000", **extra}
                 window = window_of(ScreenerFilters.model_validate(params), NOW)
                 in_window = [
                     p
@@ -127,6 +137,15 @@ def test_delta_own_sort_follows_the_median_of_the_purchases(clean_engine: Engine
                 by_value = build_screener_page(s, ScreenerFilters.model_validate(params), now=NOW)
                 companies = sorted(r.issuer_cik for r in by_value.rows)
                 keys = {cik: _median_key(by_issuer[cik]) for cik in companies}
+                # The medians themselves, as SQL computes them for the sort (company filters aside, a
+                # company with no known holding has no median row).
+                rf = row_filter(s, ScreenerFilters.model_validate(params), window)
+                medians = {
+                    cik: math.inf if new else -math.inf if median is None else median
+                    for cik, new, median in s.execute(select(screener_repo._median_delta_own(s, rf)))
+                }
+                got = {cik: medians.get(cik, -math.inf) for cik in keys}
+                assert all(math.isclose(got[cik], keys[cik]) for cik in keys), (params, got, keys)
                 for order in ("desc", "asc"):
                     page = build_screener_page(
                         s,

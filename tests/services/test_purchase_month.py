@@ -1,11 +1,13 @@
-"""Monthly purchase totals (PurchaseMonth): kept equal to the purchases they total as filings arrive, and
-the screener's company totals read through them equal totals of the purchases themselves, for windows
-that start and end anywhere in a month. Random filings through the real ingest."""
+"""Monthly purchase totals (PurchaseMonth per company, BuyerMonth per buyer group): kept equal to the
+purchases they total as filings arrive, and the screener's company totals and buyer groups read through
+them equal those of the purchases themselves, for windows that start and end anywhere in a month. Random
+filings through the real ingest."""
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,11 +17,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from app.db import session_scope
-from app.models import EligiblePurchase, PurchaseMonth
+from app.models import BuyerMonth, EligiblePurchase, PurchaseMonth
 from app.repositories import screener as screener_repo
 from app.schemas.screener import RoleFilter
 from app.services.screener import MANAGEMENT_MASK, ROLE_MASKS, TEN_PERCENT_BIT
-from tests.factories import ingest_submissions, random_purchase_filings
+from tests.factories import edge_case_purchases, ingest_submissions, random_purchase_filings
 
 EP = EligiblePurchase
 MONTH_COLUMNS = (
@@ -43,6 +45,9 @@ MONTH_COLUMNS = (
 )
 
 
+BUYER_MONTH_COLUMNS = [c for c in BuyerMonth.__table__.columns if c.key != "id"]
+
+
 def _purchases(session: Any) -> list[Any]:
     return session.execute(
         select(
@@ -54,8 +59,23 @@ def _purchases(session: Any) -> list[Any]:
             EP.is_block_copy,
             EP.cluster_id,
             EP.roles,
+            EP.buyer_key,
+            EP.flags,
+            EP.owner_names,
+            EP.accession,
+            EP.transaction_id,
+            EP.shares_owned_before,
         )
     ).all()
+
+
+def _group_of(p: Any) -> tuple[Any, ...]:
+    return (p.issuer_cik, p.buyer_key, p.roles, p.flags, p.owner_names)
+
+
+def _in_order(p: Any) -> tuple[Any, ...]:
+    """A buyer's purchases in order: trade date, filing time, accession, row."""
+    return (p.trade_date, p.known_at, p.accession, p.transaction_id)
 
 
 def _totals(purchases: list[Any]) -> dict[str, tuple[Any, ...]]:
@@ -100,8 +120,40 @@ def _expected_months(purchases: list[Any]) -> dict[tuple[str, date], tuple[Any, 
     return out
 
 
+def _group_totals(rows: list[Any]) -> tuple[Any, ...]:
+    """A buyer group's totals as BuyerMonth holds them, from its purchases one by one."""
+    first = min(rows, key=_in_order)
+    return (
+        len(rows),
+        sum((Decimal(0) if p.is_block_copy else p.value for p in rows), Decimal(0)),
+        sum((Decimal(0) if p.is_block_copy else p.shares for p in rows), Decimal(0)),
+        first.trade_date,
+        min(p.known_at for p in rows),
+        first.known_at,
+        first.accession,
+        first.transaction_id,
+        first.shares_owned_before,
+    )
+
+
+def _expected_buyer_months(purchases: list[Any]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    by_month: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for p in purchases:
+        by_month[(*_group_of(p), _month_of(p))].append(p)
+    out = {}
+    for (*group, month), rows in by_month.items():
+        earlier = [m for (*g, m) in by_month if g == group and m < month]
+        since = [p for p in purchases if list(_group_of(p)) == group and _month_of(p) >= month]
+        out[(*group, month)] = (*_group_totals(rows), max(earlier, default=None), *_group_totals(since))
+    return out
+
+
+def _stored_buyer_months(session: Any) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    return {tuple(r[:6]): tuple(r[6:]) for r in session.execute(select(*BUYER_MONTH_COLUMNS)).all()}
+
+
 def test_month_totals_follow_the_purchases_as_filings_arrive(clean_engine: Engine, tmp_path: Path) -> None:
-    files = sorted(random_purchase_filings(4).items())
+    files = sorted((random_purchase_filings(4) | edge_case_purchases()).items())
     random.Random(4).shuffle(files)
     # In three ingests: later filings add to months already totalled, and move default-rule clusters.
     for part in (files[:60], files[60:120], files[120:]):
@@ -109,8 +161,12 @@ def test_month_totals_follow_the_purchases_as_filings_arrive(clean_engine: Engin
         with session_scope(clean_engine) as s:
             purchases = _purchases(s)
             stored = _stored_months(s)
+            stored_groups = _stored_buyer_months(s)
         assert stored == _expected_months(purchases)
+        assert stored_groups == _expected_buyer_months(purchases)
     assert len(stored) > 30  # the filings span ~two years of months
+    # Buyers with several groups (a fund filing alone, with its GP, or late) and months.
+    assert len({g[:2] for g in stored_groups}) < len({g[:5] for g in stored_groups}) < len(stored_groups)
     assert any(p.is_block_copy for p in purchases)
     assert any(p.cluster_id for p in purchases)
 
@@ -146,56 +202,120 @@ def test_whole_months_of_a_window(
         assert end == (None if months[1] is None else utc(f"{months[1]}T00:00"))
 
 
-def test_company_totals_equal_the_purchases_for_any_window(clean_engine: Engine, tmp_path: Path) -> None:
-    ingest_submissions(clean_engine, tmp_path, random_purchase_filings(5))
-    rng = random.Random(5)
-    with session_scope(clean_engine) as s:
-        purchases = _purchases(s)
-        first = min(p.known_at for p in purchases)
-        last = max(p.known_at for p in purchases)
-        span = (last - first).total_seconds()
+def _windows(purchases: list[Any], rng: random.Random) -> list[tuple[datetime, datetime | None]]:
+    """All history, then 40 random windows (30% with no end), a third of their edges on a month's
+    first instant, where whole months begin and end."""
+    first = min(p.known_at for p in purchases)
+    span = (max(p.known_at for p in purchases) - first).total_seconds()
 
-        def instant() -> datetime:
-            moment = first - timedelta(days=20) + timedelta(seconds=rng.random() * (span + 40 * 86400))
-            if rng.random() < 0.3:  # on a month's first instant, where whole months begin and end
-                moment = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-            return moment
+    def instant() -> datetime:
+        moment = first - timedelta(days=20) + timedelta(seconds=rng.random() * (span + 40 * 86400))
+        if rng.random() < 0.3:
+            moment = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return moment
 
-        windows: list[tuple[datetime, datetime | None]] = [(first - timedelta(days=1), None)]
-        for _ in range(40):
-            a, b = sorted((instant(), instant()))
-            windows.append((a, b if rng.random() < 0.7 else None))
-        issuer_ciks = sorted({p.issuer_cik for p in purchases})
-        read_by_month = 0
-        for since, until in windows:
-            for ciks in (None, issuer_ciks[1:], []):
-                for role_mask in (0, ROLE_MASKS[RoleFilter.director]):
-                    rf = screener_repo.RowFilter(
-                        since=since, until=until, issuer_ciks=ciks, role_mask=role_mask
-                    )
-                    in_window = [
+    windows: list[tuple[datetime, datetime | None]] = [(first - timedelta(days=1), None)]
+    for _ in range(40):
+        a, b = sorted((instant(), instant()))
+        windows.append((a, b if rng.random() < 0.7 else None))
+    return windows
+
+
+def _row_filters(
+    purchases: list[Any], rng: random.Random
+) -> Iterator[tuple[screener_repo.RowFilter, list[Any]]]:
+    """Row filters over random windows, company lists and roles, with the purchases each selects."""
+    issuer_ciks = sorted({p.issuer_cik for p in purchases})
+    for since, until in _windows(purchases, rng):
+        for ciks in (None, issuer_ciks[1:], []):
+            for role_mask in (0, ROLE_MASKS[RoleFilter.director]):
+                rf = screener_repo.RowFilter(since=since, until=until, issuer_ciks=ciks, role_mask=role_mask)
+                yield (
+                    rf,
+                    [
                         p
                         for p in purchases
                         if since <= p.known_at
                         and (until is None or p.known_at < until)
                         and (ciks is None or p.issuer_cik in ciks)
                         and (not role_mask or p.roles & role_mask)
-                    ]
-                    got = screener_repo.issuer_totals(
-                        s, rf, ten_percent_bit=TEN_PERCENT_BIT, management_mask=MANAGEMENT_MASK
-                    )
-                    assert {
-                        t.issuer_cik: (
-                            t.n_purchases,
-                            t.total_value,
-                            t.total_shares,
-                            t.first_trade_date,
-                            t.last_trade_date,
-                            t.latest_known_at,
-                            t.cluster_id,
-                        )
-                        for t in got
-                    } == _totals(in_window), (since, until, ciks, role_mask)
-                    if not role_mask and screener_repo._whole_months(since, until) is not None and in_window:
-                        read_by_month += 1
+                    ],
+                )
+
+
+def test_company_totals_equal_the_purchases_for_any_window(clean_engine: Engine, tmp_path: Path) -> None:
+    ingest_submissions(clean_engine, tmp_path, random_purchase_filings(5))
+    with session_scope(clean_engine) as s:
+        purchases = _purchases(s)
+        read_by_month = 0
+        for rf, in_window in _row_filters(purchases, random.Random(5)):
+            got = screener_repo.issuer_totals(
+                s, rf, ten_percent_bit=TEN_PERCENT_BIT, management_mask=MANAGEMENT_MASK
+            )
+            assert {
+                t.issuer_cik: (
+                    t.n_purchases,
+                    t.total_value,
+                    t.total_shares,
+                    t.first_trade_date,
+                    t.last_trade_date,
+                    t.latest_known_at,
+                    t.cluster_id,
+                )
+                for t in got
+            } == _totals(in_window), rf
+            assert {t.issuer_cik: (t.n_buyers, t.ten_percent_only) for t in got} == _buyers(in_window), rf
+            read_by_month += screener_repo._month_parts(s, rf) is not None and bool(in_window)
         assert read_by_month > 20  # most windows hold whole months: the monthly totals were read
+
+
+def _buyers(purchases: list[Any]) -> dict[str, tuple[int, bool]]:
+    """Per issuer: distinct buyers, and whether every one is a 10% owner and none an officer or director."""
+    roles: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for p in purchases:
+        roles[p.issuer_cik][p.buyer_key] |= p.roles
+    return {
+        cik: (
+            len(of_buyer),
+            all(bits & TEN_PERCENT_BIT and not bits & MANAGEMENT_MASK for bits in of_buyer.values()),
+        )
+        for cik, of_buyer in roles.items()
+    }
+
+
+def test_buyer_groups_equal_the_purchases_for_any_window(clean_engine: Engine, tmp_path: Path) -> None:
+    """The screener's buyer groups (each with the holding before its buyer's first purchase when it holds
+    that purchase), from BuyerMonth where the window allows, else purchase by purchase."""
+    ingest_submissions(clean_engine, tmp_path, random_purchase_filings(7) | edge_case_purchases())
+    with session_scope(clean_engine) as s:
+        purchases = _purchases(s)
+        by_month = several_parts = 0
+        for rf, in_window in _row_filters(purchases, random.Random(7)):
+            first_of_buyer: dict[tuple[str, str], Any] = {}
+            for p in sorted(in_window, key=_in_order):
+                first_of_buyer.setdefault((p.issuer_cik, p.buyer_key), p)
+            by_group: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+            for p in in_window:
+                by_group[_group_of(p)].append(p)
+            expected = {}
+            for group, rows in by_group.items():
+                first = first_of_buyer[group[:2]]
+                holds_first = first in rows
+                expected[group] = (
+                    *_group_totals(rows)[:3],
+                    holds_first,
+                    first.shares_owned_before if holds_first else None,
+                    min(p.trade_date for p in rows),
+                    min(p.known_at for p in rows),
+                )
+            got = {tuple(g[:5]): tuple(g[5:]) for g in screener_repo.buyer_groups(s, rf)}
+            assert got == expected, rf
+            parts = screener_repo._month_parts(s, rf)
+            if parts is not None and in_window:
+                by_month += 1
+                keys = [tuple(r[:5]) for r in s.execute(parts)]
+                several_parts += len(keys) > len(set(keys))
+        # Most windows read months; in many a group is added up from several parts (months, or a month
+        # and purchases of a partial month).
+        assert by_month > 20
+        assert several_parts > 10
