@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     Select,
     String,
+    Text,
     and_,
     bindparam,
     case,
@@ -35,6 +36,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CompoundSelect, Subquery
+from sqlalchemy.types import TypeDecorator
 
 from app.models import BuyerMonth, ClusterMember, EligiblePurchase, InsiderTransaction, Issuer, PurchaseMonth
 from app.models.purchase import OWNER_CIK_SEPARATOR
@@ -809,6 +811,20 @@ def purchase_dates(session: Session, f: RowFilter) -> list[tuple[int, str, date]
     return [(i, cik, trade_date) for i, cik, trade_date in core_rows(session, stmt)]
 
 
+class _CikList(TypeDecorator[Sequence[str]]):
+    """A list of CIKs bound as one comma-joined text and split into an array in SQL (PostgreSQL): psycopg
+    dumps a list parameter element by element in Python (~3 ms for 4,800 CIKs)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Sequence[str] | None, dialect: Any) -> str | None:
+        return None if value is None else ",".join(value)  # CIKs are digits
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return func.string_to_array(bindvalue, ",", type_=postgresql.ARRAY(String))
+
+
 def _one_of(
     session: Session, column: Any, values: Sequence[str] | None = None, *, name: str | None = None
 ) -> ColumnElement[bool]:
@@ -816,8 +832,7 @@ def _one_of(
     a list elsewhere. A list of thousands of literals costs PostgreSQL more to plan (~20 ms for 5,000)
     than a long window's query takes to run, and its statement text changes with its length."""
     if session.get_bind().dialect.name == "postgresql":
-        array = bindparam(name, value=values, type_=postgresql.ARRAY(String))
-        result: ColumnElement[bool] = column == func.any(array)
+        result: ColumnElement[bool] = column == func.any(bindparam(name, value=values, type_=_CikList()))
         return result
     listed: ColumnElement[bool] = column.in_(bindparam(name, value=values, expanding=True))
     return listed
