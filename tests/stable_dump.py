@@ -1,7 +1,8 @@
 """canonical_dump with cluster members, and any other row that references a transaction by its id (a
-foreign key to insider_transaction.id), keyed by the transaction's natural key (accession, table, row)
-instead of its surrogate id, which differs between two runs that stored the same rows in another order
-(a resumed run, a retried filing, a PostgreSQL sequence that advanced in a rolled-back transaction)."""
+foreign key to insider_transaction.id, or a column whose info names it), keyed by the transaction's
+natural key (accession, table, row) instead of its surrogate id, which differs between two runs that
+stored the same rows in another order (a resumed run, a retried filing, a PostgreSQL sequence that
+advanced in a rolled-back transaction)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,13 @@ def stable_dump(
 
 
 def _tx_refs(table: Table) -> list[Column[object]]:
-    return [c for c in table.columns if any(fk.target_fullname == TRANSACTION_ID for fk in c.foreign_keys)]
+    """Columns holding a transaction id: by a foreign key, or by their info (BuyerMonth's first purchase)."""
+    return [
+        c
+        for c in table.columns
+        if any(fk.target_fullname == TRANSACTION_ID for fk in c.foreign_keys)
+        or c.info.get("references") == TRANSACTION_ID
+    ]
 
 
 def _dump_by_transaction_key(engine: Engine, table: Table) -> list[tuple[object, ...]]:

@@ -133,7 +133,11 @@ class BuyerMonth(Base):
     first_known_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the earliest filing time
     first_purchase_known_at: Mapped[datetime] = mapped_column(UTCDateTime())
     first_purchase_accession: Mapped[str] = mapped_column(String(20))
-    first_purchase_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    # An insider_transaction id with no foreign key: the rows are rewritten with their issuer's facts,
+    # and a key would make every deleted transaction scan this table.
+    first_purchase_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), info={"references": "insider_transaction.id"}
+    )
     before_first_purchase: Mapped[Decimal | None] = mapped_column(Shares)  # its shares_owned_before
     previous_month: Mapped[date | None] = mapped_column(Date)  # the group's latest earlier month
     # This month and the group's later ones, as above.
@@ -144,5 +148,7 @@ class BuyerMonth(Base):
     since_first_known_at: Mapped[datetime] = mapped_column(UTCDateTime())
     since_first_purchase_known_at: Mapped[datetime] = mapped_column(UTCDateTime())
     since_first_purchase_accession: Mapped[str] = mapped_column(String(20))
-    since_first_purchase_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    since_first_purchase_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), info={"references": "insider_transaction.id"}
+    )
     since_before_first_purchase: Mapped[Decimal | None] = mapped_column(Shares)
