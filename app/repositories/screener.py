@@ -178,6 +178,32 @@ def _whole_months(since: datetime, until: datetime | None) -> tuple[datetime, da
     return (first, end) if first < end else None
 
 
+def _month_reads(
+    model: type[PurchaseMonth] | type[BuyerMonth],
+    keys: Sequence[str],
+    f: RowFilter,
+    months: tuple[datetime, datetime | None],
+) -> tuple[list[Any], list[ColumnElement[bool]], list[ColumnElement[bool]]]:
+    """How a window's whole `months` (_whole_months) read a monthly totals table: its total columns
+    (`keys`), which rows, and the conditions on the purchases of the partial months at either end. With
+    no end, every month from the first whole one on: per owner, its totals from its first such month
+    (`since_*`, at the row whose previous month is before the first)."""
+    first, end = months
+    partial = [_filed_between(f.since, first)]
+    if end is None:
+        return (
+            [getattr(model, f"since_{key}") for key in keys],
+            [
+                model.month >= first.date(),
+                or_(model.previous_month.is_(None), model.previous_month < first.date()),
+            ],
+            partial,
+        )
+    partial.append(_filed_between(end, f.until))
+    in_window = [model.month >= first.date(), model.month < end.date()]
+    return [getattr(model, key) for key in keys], in_window, partial
+
+
 def _issuer_sums(session: Session, f: RowFilter) -> Subquery:
     """Per issuer with a purchase matching `f`: count, value and shares (chain copies of a block counted
     once), trade-date range, latest filing time and greatest default-rule cluster id. When `f` selects
@@ -211,25 +237,12 @@ def _issuer_sums(session: Session, f: RowFilter) -> Subquery:
     if months is None:
         sums = select(EP.issuer_cik.label("issuer_cik"), *totals(*per_purchase))
         return _matching(session, sums, f).group_by(EP.issuer_cik).subquery("sums")
-    first, end = months
     PM = PurchaseMonth
-    if end is None:
-        # Every month from the first whole one on: per issuer, its totals from its first such month.
-        columns = [getattr(PM, f"since_{key}") for key in TOTAL_KEYS]
-        in_window = (
-            PM.month >= first.date(),
-            or_(PM.previous_month.is_(None), PM.previous_month < first.date()),
-        )
-    else:
-        columns = [getattr(PM, key) for key in TOTAL_KEYS]
-        in_window = (PM.month >= first.date(), PM.month < end.date())
+    columns, in_window, partial = _month_reads(PM, TOTAL_KEYS, f, months)
     names = ("n_purchases", "value", "shares", "first_trade", "last_trade", "latest", "cluster_id")
     whole = select(
         PM.issuer_cik.label("issuer_cik"), *(c.label(name) for c, name in zip(columns, names, strict=True))
     ).where(*in_window)
-    partial = [_filed_between(f.since, first)]
-    if end is not None:
-        partial.append(_filed_between(end, f.until))
     # The edges are grouped before the issuer list is applied (OFFSET 0 keeps PostgreSQL from pushing it
     # down): applied to eligible_purchase, the planner weighs every listed company against that
     # column's statistics (13.5 ms for ~4,800 companies).
@@ -460,24 +473,12 @@ def _month_parts(session: Session, f: RowFilter) -> CompoundSelect[*tuple[Any, .
     months = _whole_months(f.since, f.until) if f.selects_by_window_and_issuer() else None
     if months is None:
         return None
-    first, end = months
     BM = BuyerMonth
-    if end is None:
-        columns = [getattr(BM, f"since_{key}") for key in GROUP_TOTAL_KEYS]
-        in_window = (
-            BM.month >= first.date(),
-            or_(BM.previous_month.is_(None), BM.previous_month < first.date()),
-        )
-    else:
-        columns = [getattr(BM, key) for key in GROUP_TOTAL_KEYS]
-        in_window = (BM.month >= first.date(), BM.month < end.date())
+    columns, in_window, partial = _month_reads(BM, GROUP_TOTAL_KEYS, f, months)
     whole = select(
         *(getattr(BM, key) for key in GROUP_KEYS),
         *(c.label(key) for c, key in zip(columns, GROUP_TOTAL_KEYS, strict=True)),
     ).where(*in_window)
-    partial = [_filed_between(f.since, first)]
-    if end is not None:
-        partial.append(_filed_between(end, f.until))
     # As in _issuer_sums, the issuer list is applied after the edges are read (OFFSET 0).
     edges = _purchases_as_parts().where(or_(*partial)).offset(0).subquery("edges")
     edge_rows = select(edges)
