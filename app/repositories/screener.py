@@ -178,6 +178,12 @@ def _whole_months(since: datetime, until: datetime | None) -> tuple[datetime, da
     return (first, end) if first < end else None
 
 
+def _months_to_read(f: RowFilter) -> tuple[datetime, datetime | None] | None:
+    """The whole months of `f`'s window (_whole_months) when `f` selects by window and issuer alone, so
+    that the monthly totals tables can stand in for its purchases; else None."""
+    return _whole_months(f.since, f.until) if f.selects_by_window_and_issuer() else None
+
+
 def _month_reads(
     model: type[PurchaseMonth] | type[BuyerMonth],
     keys: Sequence[str],
@@ -233,7 +239,7 @@ def _issuer_sums(session: Session, f: RowFilter) -> Subquery:
         EP.known_at,
         EP.cluster_id,
     )
-    months = _whole_months(f.since, f.until) if f.selects_by_window_and_issuer() else None
+    months = _months_to_read(f)
     if months is None:
         sums = select(EP.issuer_cik.label("issuer_cik"), *totals(*per_purchase))
         return _matching(session, sums, f).group_by(EP.issuer_cik).subquery("sums")
@@ -470,7 +476,7 @@ def _month_parts(session: Session, f: RowFilter) -> CompoundSelect[*tuple[Any, .
     ones at either end purchase by purchase; a window with no end reads one row per buyer group for all
     its whole months (BuyerMonth.since_*). None otherwise. A group's parts add up with
     combine_group_totals."""
-    months = _whole_months(f.since, f.until) if f.selects_by_window_and_issuer() else None
+    months = _months_to_read(f)
     if months is None:
         return None
     BM = BuyerMonth
@@ -561,7 +567,7 @@ def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
     parts = _month_parts(session, f)
     if parts is not None:
         return _groups_of_parts(core_rows(session, parts))
-    keys = (EP.issuer_cik, EP.buyer_key, EP.roles, EP.flags, EP.owner_names)
+    keys = [getattr(EP, key) for key in GROUP_KEYS]
     summed: Select[*tuple[Any, ...]] = select(
         *keys,
         func.count().label("n_purchases"),
@@ -582,7 +588,7 @@ def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
     # planner guesses one first purchase in all (three-column join) and may loop over the groups for it.
     stmt = union_all(
         select(
-            *(g[key.key] for key in keys),
+            *(g[key] for key in GROUP_KEYS),
             g.n_purchases,
             g.value,
             g.shares,
@@ -590,7 +596,7 @@ def buyer_groups(session: Session, f: RowFilter) -> list[BuyerGroup]:
             g.first_known_at,
         ),
         select(
-            *(first[key.key] for key in keys),
+            *(first[key] for key in GROUP_KEYS),
             literal(-1),  # a first purchase
             first.shares_owned_before,
             null(),
