@@ -99,7 +99,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
         with session_scope(get_engine(), write=True) as session:
             refreshed = refresh_missing_facts(session)
         if refreshed:
-            err.print(f"screener facts computed for {refreshed:,} issuers")
+            err.print(f"screener facts and totals computed for {refreshed:,} issuers")
 
 
 @cli.command()

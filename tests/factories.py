@@ -277,6 +277,53 @@ def random_purchase_filings(seed: int) -> dict[str, bytes]:
     return files
 
 
+DELTA_OWN_START = date(2024, 1, 2)
+
+
+def delta_own_filings(seed: int) -> dict[str, bytes]:
+    """14 companies with 1-6 buyers each, 1-4 purchases a buyer. Holdings after each purchase make the
+    holding before it 0 (a new position), unknown, or 1, 2 or 4 times the shares bought (equal ratios
+    across companies); some buyers file a block twice (a chain), some purchases are filed late."""
+    rng = random.Random(seed)
+    files: dict[str, bytes] = {}
+    for k in range(14):
+        issuer = f"00000080{k:02d}"
+        for j in range(rng.randint(1, 6)):
+            buyer = Owner(f"000009{k:02d}{j:02d}", f"BUYER {k}-{j}", director=j % 2 == 0, officer=j % 2 == 1)
+            gp = Owner(f"000009{k:02d}9{j}", f"BUYER {k}-{j} GP", ten_percent=True)
+            for i in range(rng.randint(1, 4)):
+                day = DELTA_OWN_START + timedelta(days=rng.randint(0, 300))
+                shares = rng.choice([100, 200, 500, 1000])
+                after = rng.choice([None, shares, 2 * shares, 3 * shares, 5 * shares])
+                price = f"{rng.randint(500, 3000) / 100:.2f}"
+                copies = [[buyer]] + ([[gp]] if rng.random() < 0.15 else [])
+                for c, filers in enumerate(copies):
+                    accepted = datetime.combine(day, datetime.min.time()) + timedelta(
+                        days=rng.choice([1, 1, 2, 3, 30]), hours=rng.randint(6, 20), minutes=c
+                    )
+                    doc = Doc(
+                        issuer_cik=issuer,
+                        ticker=f"DLT{k}",
+                        owners=filers,
+                        period=day.isoformat(),
+                        transactions=[
+                            Tx(
+                                shares=str(shares),
+                                price=price,
+                                trade_date=day.isoformat(),
+                                after=None if after is None else str(after),
+                            )
+                        ],
+                    )
+                    accession = f"000009{k:02d}{j:02d}-24-{i:04d}{c:02d}"
+                    files[f"{accession}.txt"] = submission_txt(
+                        form4_xml(doc),
+                        accession=accession,
+                        accepted_at_et=accepted.strftime("%Y-%m-%dT%H:%M:%S"),
+                    )
+    return files
+
+
 def edge_case_purchases(issuer_cik: str = "0000007700") -> dict[str, bytes]:
     """One director's purchases where a buyer's first purchase is easy to get wrong:
 
@@ -284,9 +331,12 @@ def edge_case_purchases(issuer_cik: str = "0000007700") -> dict[str, bytes]:
       later (in the next month), and bought on the last day and filed that day: a month's first
       purchase is then not the first from that month on (it lies in the next);
     - two bought on one day, filed in the opposite order of their accession numbers: the first is the
-      one filed first.
+      one filed first;
+    - and a second director's two purchases, filed at the same instants as two of hers: two buyers'
+      totals change at one filing time.
     """
     carol = Owner("0000007701", "CAROL C", director=True)
+    dave = Owner("0000007702", "DAVE D", director=True)
     purchases = [  # (accession, traded, filed)
         ("0000007701-24-000900", "2024-03-14", "2024-03-15T18:00:00"),
         ("0000007701-24-000901", "2024-03-14", "2024-03-15T09:00:00"),
@@ -301,15 +351,19 @@ def edge_case_purchases(issuer_cik: str = "0000007700") -> dict[str, bytes]:
     ):
         purchases.append((f"0000007701-24-{k:04d}00", early, f"{filed_next_month}T17:00:00"))
         purchases.append((f"0000007701-24-{k:04d}01", last, f"{last}T17:00:00"))
+    alongside = [
+        ("0000007702-24-000001", "2024-03-13", "2024-03-15T18:00:00"),
+        ("0000007702-24-000002", "2024-04-28", "2024-05-01T17:00:00"),
+    ]
     return {
         f"{accession}.txt": purchase_filing(
             accession,
             filed,
-            owners=[carol],
+            owners=[carol if accession.startswith("0000007701") else dave],
             trade_date=traded,
             shares=str(1000 + 100 * i),  # a different holding before each
             issuer_cik=issuer_cik,
             ticker="CRL",
         )
-        for i, (accession, traded, filed) in enumerate(purchases)
+        for i, (accession, traded, filed) in enumerate(purchases + alongside)
     }

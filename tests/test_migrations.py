@@ -247,3 +247,34 @@ def test_0012_fills_buyer_months_as_the_ingest_writes_them(empty_db_url: str, tm
             assert conn.execute(stmt).all() == written
     finally:
         engine.dispose()
+
+
+def test_0013_tables_fill_on_upgrade_as_the_ingest_writes_them(empty_db_url: str, tmp_path: Path) -> None:
+    """0013 adds the totals from each filing time on empty; `clusterbuy db upgrade` fills them
+    (refresh_missing_facts, from the stored screener facts) with the rows the ingest writes."""
+    from app.db import session_scope
+    from app.models import BuyerSince, PurchasesSince
+    from app.services.clustering import refresh_missing_facts
+    from tests.factories import delta_own_filings, ingest_submissions
+
+    upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    try:
+        ingest_submissions(engine, tmp_path, delta_own_filings(2))
+        statements = [
+            select(*m.__table__.columns).order_by(*m.__table__.primary_key)
+            for m in (PurchasesSince, BuyerSince)
+        ]
+        with engine.connect() as conn:
+            written = [conn.execute(stmt).all() for stmt in statements]
+        assert all(len(rows) > 50 for rows in written)
+        command.downgrade(alembic_config(empty_db_url), "0012")
+        upgrade(empty_db_url)
+        with engine.connect() as conn:
+            assert all(not conn.execute(stmt).all() for stmt in statements)
+        with session_scope(engine, write=True) as session:
+            assert refresh_missing_facts(session) == len({row.issuer_cik for row in written[0]})
+        with engine.connect() as conn:
+            assert [conn.execute(stmt).all() for stmt in statements] == written
+    finally:
+        engine.dispose()

@@ -8,13 +8,14 @@ from app.models.issuer import Issuer
 from app.models.ops import BackfillDay, IngestCheckpoint, JobRun
 from app.models.performance import ClusterReturn, StoredPerformanceView
 from app.models.price import PriceBar, PriceSeriesState, StockSplit
-from app.models.purchase import BuyerMonth, EligiblePurchase, PurchaseMonth
+from app.models.purchase import BuyerMonth, BuyerSince, EligiblePurchase, PurchaseMonth, PurchasesSince
 from app.models.reference import IssuerTicker, NewsEvent
 from app.models.transaction import Holding, InsiderTransaction
 
 __all__ = [
     "BackfillDay",
     "BuyerMonth",
+    "BuyerSince",
     "ClusterReturn",
     "DashboardSnapshot",
     "EligiblePurchase",
@@ -25,6 +26,7 @@ __all__ = [
     "PriceBar",
     "PriceSeriesState",
     "PurchaseMonth",
+    "PurchasesSince",
     "StockSplit",
     "StoredPerformanceView",
     "Cluster",

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models import (
     BuyerMonth,
+    BuyerSince,
     Cluster,
     ClusterAlias,
     ClusterMember,
@@ -24,6 +25,7 @@ from app.models import (
     Footnote,
     InsiderTransaction,
     PurchaseMonth,
+    PurchasesSince,
 )
 from app.repositories.filings import _insert
 
@@ -230,10 +232,15 @@ def replace_issuer_clusters(
 
 
 def replace_issuer_purchases(
-    session: Session, *, issuer_ciks: Sequence[str], purchases: Sequence[dict[str, Any]]
+    session: Session,
+    *,
+    issuer_ciks: Sequence[str],
+    purchases: Sequence[dict[str, Any]],
+    since_rows: tuple[Sequence[dict[str, Any]], Sequence[dict[str, Any]]],
 ) -> None:
-    """Make the screener facts of these issuers' purchases exactly `purchases`, and their monthly totals
-    (PurchaseMonth, BuyerMonth) those of `purchases`."""
+    """Make the screener facts of these issuers' purchases exactly `purchases`, their monthly totals
+    (PurchaseMonth, BuyerMonth) those of `purchases`, and their totals from each filing time on
+    (PurchasesSince, BuyerSince) `since_rows` (app.services.since_totals of `purchases`)."""
     for chunk in _chunks(sorted(issuer_ciks)):
         session.execute(delete(EligiblePurchase).where(EligiblePurchase.issuer_cik.in_(chunk)))
         session.execute(delete(PurchaseMonth).where(PurchaseMonth.issuer_cik.in_(chunk)))
@@ -242,6 +249,44 @@ def replace_issuer_purchases(
         session.execute(_insert(session, EligiblePurchase), list(purchases))
         session.execute(_insert(session, PurchaseMonth), month_totals(purchases))
         session.execute(_insert(session, BuyerMonth), buyer_month_totals(purchases))
+    replace_since_totals(session, issuer_ciks=issuer_ciks, since_rows=since_rows)
+
+
+def replace_since_totals(
+    session: Session,
+    *,
+    issuer_ciks: Sequence[str],
+    since_rows: tuple[Sequence[dict[str, Any]], Sequence[dict[str, Any]]],
+) -> None:
+    """Make these issuers' PurchasesSince and BuyerSince rows exactly `since_rows`."""
+    for chunk in _chunks(sorted(issuer_ciks)):
+        session.execute(delete(PurchasesSince).where(PurchasesSince.issuer_cik.in_(chunk)))
+        session.execute(delete(BuyerSince).where(BuyerSince.issuer_cik.in_(chunk)))
+    issuer_rows, buyer_rows = since_rows
+    if issuer_rows:
+        session.execute(_insert(session, PurchasesSince), list(issuer_rows))
+    if buyer_rows:
+        session.execute(_insert(session, BuyerSince), list(buyer_rows))
+
+
+def issuers_missing_since_totals(session: Session) -> list[str]:
+    """Issuers with screener facts and no PurchasesSince rows (after migration 0013)."""
+    stmt = (
+        select(EligiblePurchase.issuer_cik)
+        .outerjoin(PurchasesSince, PurchasesSince.issuer_cik == EligiblePurchase.issuer_cik)
+        .where(PurchasesSince.issuer_cik.is_(None))
+        .distinct()
+    )
+    return sorted(session.scalars(stmt))
+
+
+def purchase_facts(session: Session, issuer_ciks: Sequence[str]) -> list[dict[str, Any]]:
+    """These issuers' EligiblePurchase rows as dicts (what replace_issuer_purchases stores)."""
+    out: list[dict[str, Any]] = []
+    for chunk in _chunks(sorted(issuer_ciks)):
+        stmt = select(*EligiblePurchase.__table__.c).where(EligiblePurchase.issuer_cik.in_(chunk))
+        out.extend(dict(row._mapping) for row in session.execute(stmt))
+    return out
 
 
 # A PurchaseMonth row's totals, which it also holds from its month on (since_*).

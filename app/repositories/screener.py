@@ -38,7 +38,16 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CompoundSelect, Subquery
 from sqlalchemy.types import TypeDecorator
 
-from app.models import BuyerMonth, ClusterMember, EligiblePurchase, InsiderTransaction, Issuer, PurchaseMonth
+from app.models import (
+    BuyerMonth,
+    BuyerSince,
+    ClusterMember,
+    EligiblePurchase,
+    InsiderTransaction,
+    Issuer,
+    PurchaseMonth,
+    PurchasesSince,
+)
 from app.models.purchase import OWNER_CIK_SEPARATOR
 from app.models.types import Money, Shares
 from app.repositories.clusters import (
@@ -284,13 +293,75 @@ def _issuer_sums(session: Session, f: RowFilter) -> Subquery:
     )
 
 
+def reads_since_totals(f: RowFilter) -> bool:
+    """Whether `f`'s window has no end and selects by window and issuer alone: then every company's and
+    every buyer's purchases of the window are one PurchasesSince and one BuyerSince row."""
+    return f.until is None and f.selects_by_window_and_issuer()
+
+
+def _since_conditions(
+    session: Session, model: type[PurchasesSince] | type[BuyerSince], f: RowFilter
+) -> list[ColumnElement[bool]]:
+    """The rows of `model` that hold the purchases filed from `f.since` on: one per owner (company or
+    buyer), the one whose filing time is in the window and whose previous one is not."""
+    out = [
+        model.known_at >= f.since,
+        or_(model.previous_known_at.is_(None), model.previous_known_at < f.since),
+    ]
+    if f.issuer_ciks is not None:
+        out.append(_one_of(session, model.issuer_cik, list(f.issuer_ciks)))
+    return out
+
+
+def _since_per_issuer(session: Session, f: RowFilter) -> Subquery:
+    """_per_issuer's columns (and the median ΔOwn's, `new` and `median`) from PurchasesSince."""
+    PS = PurchasesSince
+    return (
+        select(
+            PS.issuer_cik,
+            PS.n_purchases,
+            PS.n_buyers,
+            PS.value,
+            PS.shares,
+            PS.first_trade_date.label("first_trade"),
+            PS.last_trade_date.label("last_trade"),
+            PS.latest_known_at.label("latest"),
+            PS.cluster_id,
+            case((PS.ten_percent_only, 1), else_=0).label("ten_only"),
+            case((PS.delta_own_new, 1), else_=0).label("new"),
+            PS.delta_own_median.label("median"),
+        )
+        .where(*_since_conditions(session, PS, f))
+        .subquery("per_issuer")
+    )
+
+
+# _per_issuer's columns.
+PER_ISSUER_COLUMNS = (
+    "issuer_cik",
+    "n_purchases",
+    "n_buyers",
+    "value",
+    "shares",
+    "first_trade",
+    "last_trade",
+    "latest",
+    "cluster_id",
+    "ten_only",
+)
+
+
 def _per_issuer(
     session: Session, f: RowFilter, *, ten_percent_bit: int, management_mask: int, count_buyers: bool = True
 ) -> Any:
-    """Subquery of the issuers with a purchase matching `f`, with their totals (_issuer_sums). Distinct
+    """Subquery of the issuers with a purchase matching `f`, with their totals (PER_ISSUER_COLUMNS).
+    A window with no end that selects by window and issuer alone reads them from PurchasesSince,
+    median ΔOwn included (`new`, `median`). Otherwise they are summed by _issuer_sums, and distinct
     buyers and "all buyers are 10% owners" are found per (issuer, buyer) first, then per issuer (no
     COUNT(DISTINCT)). Two passes over the window's rows cost less than one that carries the numeric sums
     through both levels. Without `count_buyers` the second pass is left out (its columns are NULL)."""
+    if reads_since_totals(f):
+        return _since_per_issuer(session, f)
     s = _issuer_sums(session, f)
     if session.get_bind().dialect.name == "postgresql":
         # Long windows group ~10^5 rows by (issuer, buyer): sort in memory, not in temp files.
@@ -364,7 +435,9 @@ def issuer_totals(
     """Every issuer with a purchase matching `f`, aggregated (see _per_issuer)."""
     t = _per_issuer(session, f, ten_percent_bit=ten_percent_bit, management_mask=management_mask)
     rows = session.execute(
-        select(t, Issuer.ticker, Issuer.name, Issuer.sector).outerjoin(Issuer, Issuer.cik == t.c.issuer_cik)
+        select(
+            *(t.c[name] for name in PER_ISSUER_COLUMNS), Issuer.ticker, Issuer.name, Issuer.sector
+        ).outerjoin(Issuer, Issuer.cik == t.c.issuer_cik)
     )
     return _issuer_totals(rows)
 
@@ -405,9 +478,9 @@ def issuer_totals_page(
     limit: int,
 ) -> tuple[list[IssuerTotals], int, Decimal]:
     """One page of the issuers `f` and `cf` select, sorted in SQL by a SQL_SORTS key; with the number
-    of such issuers and their summed value (so only the page's rows leave the database). Buyers are
-    counted (and 10%-owner-only found) only when the sort or filter needs it: the rows shown get both
-    from their buyer groups."""
+    of such issuers and their summed value (so only the page's rows leave the database). Unless they are
+    read from PurchasesSince with the totals, buyers are counted (and 10%-owner-only found) only when the
+    sort or filter needs it: the rows shown get both from their buyers."""
     t = _per_issuer(
         session,
         f,
@@ -415,9 +488,9 @@ def issuer_totals_page(
         management_mask=management_mask,
         count_buyers=sort == "buyers" or cf.exclude_ten_percent_only,
     )
-    totals = [c.key for c in t.c]
     if sort == "delta_own":
-        t = _with_median_delta_own(session, f, t)
+        if "median" not in t.c:
+            t = _with_median_delta_own(session, f, t)
         # A new position above any ratio, a company with no known holding below.
         keys = [case((t.c.new == 1, 2), (t.c.median.is_not(None), 1), else_=0), t.c.median]
     else:
@@ -430,7 +503,7 @@ def issuer_totals_page(
     order = [k.desc() if descending else k.asc() for k in keys]
     stmt = (
         select(
-            *(t.c[name] for name in totals),
+            *(t.c[name] for name in PER_ISSUER_COLUMNS),
             Issuer.ticker,
             Issuer.name,
             Issuer.sector,
@@ -657,6 +730,36 @@ def _groups_of_parts(rows: Sequence[Any]) -> list[BuyerGroup]:
         )
         for key, t in totals.items()
     ]
+
+
+class BuyerTotals(NamedTuple):
+    """A buyer's purchases of the window (a BuyerSince row): what the screener shows under its company."""
+
+    issuer_cik: str
+    buyer_key: str
+    owner_names: str  # the filers' names, first named first, joined by OWNER_NAME_SEPARATOR
+    roles: int
+    flags: int
+    value: Decimal  # chain copies of a block counted once
+    shares: Decimal
+    before: Decimal | None  # the shares held before the buyer's first purchase of the window
+
+
+def buyers_since(session: Session, f: RowFilter) -> list[BuyerTotals]:
+    """Every buyer of `f`'s issuers with a purchase in its window, one BuyerSince row each (for a window
+    reads_since_totals accepts)."""
+    BS = BuyerSince
+    stmt = select(
+        BS.issuer_cik,
+        BS.buyer_key,
+        BS.owner_names,
+        BS.roles,
+        BS.flags,
+        BS.value,
+        BS.shares,
+        BS.before_first_purchase,
+    ).where(*_since_conditions(session, BS, f))
+    return list(map(BuyerTotals._make, core_rows(session, stmt)))
 
 
 _first_purchase_order = itemgetter(*(GROUP_TOTAL_KEYS.index(key) for key in FIRST_PURCHASE_ORDER))

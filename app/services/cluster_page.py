@@ -31,7 +31,7 @@ from app.schemas.clusters import (
 from app.services import roles as roles_service
 from app.services.clustering import is_late
 from app.services.clustering_core import MAX_SPAN_DAYS
-from app.services.screener import delta_own
+from app.services.since_totals import delta_own
 
 EASTERN = ZoneInfo("America/New_York")
 # Same keys as analytics.performance.HORIZONS, shortest first (kept here so pages need no pandas).

@@ -30,6 +30,7 @@ from app.services.clustering_core import (
     issuer_buyers,
     value_known_by,
 )
+from app.services.since_totals import since_totals
 
 EASTERN = ZoneInfo("America/New_York")
 BUSINESS_DAYS_TO_FILE = 2  # Form 4 is due within 2 business days of the trade (since 2002-08-29)
@@ -193,8 +194,9 @@ def refresh_issuers(session: Session, issuer_ciks: Iterable[str], *, now: dateti
         records = _records(rows, partial(_filers_of, owners))
         results = find_clusters(records, n=DEFAULT_N, w=DEFAULT_W)
         _store(session, batch, results, now=now)
+        facts = _purchase_facts(rows, records, owners, results)
         clusters_repo.replace_issuer_purchases(
-            session, issuer_ciks=batch, purchases=_purchase_facts(rows, records, owners, results)
+            session, issuer_ciks=batch, purchases=facts, since_rows=since_totals(facts)
         )
         total += len(results)
     session.flush()
@@ -208,10 +210,16 @@ def refresh_all(session: Session) -> int:
 
 def refresh_missing_facts(session: Session) -> int:
     """Refresh the issuers whose purchases have no screener facts yet (after migration 0005, or a
-    database filled by other means); return how many issuers that was."""
+    database filled by other means), and compute the totals from each filing time on of those whose
+    facts have none (after migration 0013); return how many issuers that was."""
     ciks = clusters_repo.issuers_missing_purchase_facts(session)
     refresh_issuers(session, ciks)
-    return len(ciks)
+    without_since = clusters_repo.issuers_missing_since_totals(session)
+    for start in range(0, len(without_since), 200):
+        batch = without_since[start : start + 200]
+        facts = clusters_repo.purchase_facts(session, batch)
+        clusters_repo.replace_since_totals(session, issuer_ciks=batch, since_rows=since_totals(facts))
+    return len(ciks) + len(without_since)
 
 
 # Purchase flags stored as bits on EligiblePurchase.flags (DESIGN §2 flags that belong to one row).

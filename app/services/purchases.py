@@ -16,6 +16,7 @@ from app.repositories import clusters as clusters_repo
 from app.repositories import screener as screener_repo
 from app.schemas.screener import Order, PurchaseFilters, PurchaseRow, PurchasesPage
 from app.services import screener as screener_service
+from app.services import since_totals
 from app.services.clustering import PURCHASE_FLAGS, names_of
 from app.services.clustering_core import DEFAULT_N, DEFAULT_W
 
@@ -54,7 +55,7 @@ def build_purchases_page(
         filters,
         window,
         min_value=filters.min_value or None,
-        exclude_roles_exactly=screener_service.TEN_PERCENT_BIT if filters.exclude_ten_percent_only else None,
+        exclude_roles_exactly=since_totals.TEN_PERCENT_BIT if filters.exclude_ten_percent_only else None,
         default_cluster_only=filters.clusters_only and default_rule,
     )
     start = (filters.page - 1) * filters.page_size
@@ -104,7 +105,7 @@ def _purchase_rows(session: Session, detail_rows: list[Any]) -> list[PurchaseRow
 
 
 def _purchase_row(p: Purchase, issuer: Any) -> PurchaseRow:
-    ratio, new = screener_service.delta_own(Decimal(p.row.shares), p.row.shares_owned_before)
+    ratio, new = since_totals.delta_own(Decimal(p.row.shares), p.row.shares_owned_before)
     return PurchaseRow(
         transaction_id=p.row.id,
         accession=p.row.accession,

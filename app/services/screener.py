@@ -4,7 +4,6 @@ roles, ΔOwn and the cluster rule applied (DESIGN §1, §2); services/purchases.
 from __future__ import annotations
 
 import math
-import statistics
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
@@ -31,6 +30,13 @@ from app.schemas.screener import (
 from app.services import roles as roles_service
 from app.services.clustering import PURCHASE_FLAGS, clusters_for_rule, names_of, roles_bits
 from app.services.clustering_core import DEFAULT_N, DEFAULT_W, MAX_SPAN_DAYS, ClusterResult, filed_in
+from app.services.since_totals import (
+    MANAGEMENT_MASK,
+    TEN_PERCENT_BIT,
+    delta_own,
+    is_ten_percent_only,
+    median_delta_own,
+)
 
 EASTERN = ZoneInfo("America/New_York")
 PRICE_Q = Decimal("0.0001")
@@ -54,10 +60,6 @@ ROLE_MASKS = {
     RoleFilter.ceo_cfo: roles_bits({roles_service.CEO, roles_service.CFO}),
     RoleFilter.director: roles_bits({roles_service.DIRECTOR}),
 }
-TEN_PERCENT_BIT = roles_bits({roles_service.TEN_PERCENT_OWNER})
-MANAGEMENT_MASK = roles_bits(
-    {roles_service.CEO, roles_service.CFO, roles_service.OFFICER, roles_service.DIRECTOR}
-)
 
 
 def row_filter(session: Session, f: ScreenerFilters, window: Window, **extra: Any) -> screener_repo.RowFilter:
@@ -222,15 +224,6 @@ def rule_issuers(
     }
 
 
-def delta_own(shares: Decimal, before: Decimal | None) -> tuple[float | None, bool]:
-    """ΔOwn = shares bought ÷ shares held before; (None, True) for a new position, (None, False) unknown."""
-    if before is None:
-        return None, False
-    if before <= 0:
-        return None, True
-    return float(shares / before), False
-
-
 # --- screener (one row per company) ---------------------------------------------------------------------
 
 # The sorts not done in SQL (screener_repo.SQL_SORTS), on the companies' totals (IssuerTotals).
@@ -351,10 +344,20 @@ def _company_rows(
     session: Session, rf: screener_repo.RowFilter, totals: list[IssuerTotals], in_rule: set[str]
 ) -> list[ScreenerRow]:
     """Full rows (buyers with roles and ΔOwn, flags) for these issuers, in the order given; buyers are
-    grouped in SQL, so a row costs the same whether its buyers made two purchases or two thousand."""
+    totalled in SQL or stored so (screener_repo.buyers_since), so a row costs the same whether its
+    buyers made two purchases or two thousand."""
     buyers_of: dict[str, list[tuple[BuyerSummary, int, int]]] = defaultdict(list)
-    for (cik, key), parts in _groups_by_buyer(session, rf, [t.issuer_cik for t in totals]).items():
-        buyers_of[cik].append(_buyer_summary(key, parts))
+    ciks = [t.issuer_cik for t in totals]
+    if screener_repo.reads_since_totals(rf):
+        for start in range(0, len(ciks), 500):
+            for b in screener_repo.buyers_since(session, replace(rf, issuer_ciks=ciks[start : start + 500])):
+                names = b.owner_names.split(OWNER_NAME_SEPARATOR)
+                buyers_of[b.issuer_cik].append(
+                    _summary(b.buyer_key, names, b.shares, b.value, b.roles, b.flags, b.before)
+                )
+    else:
+        for (cik, key), parts in _groups_by_buyer(session, rf, ciks).items():
+            buyers_of[cik].append(_buyer_summary(key, parts))
     return [_company_row(t, buyers_of[t.issuer_cik], in_rule) for t in totals]
 
 
@@ -364,17 +367,14 @@ def _company_row(
     """A company's row from its totals and its buyers (with each buyer's flag and role bits)."""
     buyers = [b for b, _, _ in buyers_and_bits]
     buyers.sort(key=lambda b: (roles_service.role_rank(b.roles), -b.value, b.key))
-    known = [b.delta_own for b in buyers if b.delta_own is not None] + [
-        math.inf for b in buyers if b.delta_own_new
-    ]
-    median = statistics.median(known) if known else None
+    median, new = median_delta_own((b.delta_own, b.delta_own_new) for b in buyers)
     flag_bits = 0
     role_bits = 0
     ten_percent_only = True  # every buyer a 10% owner and none an officer or director (as issuer_totals)
-    for b, bits, buyer_roles in buyers_and_bits:
+    for _, bits, buyer_roles in buyers_and_bits:
         flag_bits |= bits
-        role_bits |= roles_bits(b.roles)
-        ten_percent_only &= bool(buyer_roles & TEN_PERCENT_BIT) and not buyer_roles & MANAGEMENT_MASK
+        role_bits |= buyer_roles
+        ten_percent_only &= is_ten_percent_only(buyer_roles)
     flags = names_of(flag_bits, PURCHASE_FLAGS)
     if ten_percent_only and buyers:
         flags.append("ten_percent_owner_only")
@@ -396,8 +396,8 @@ def _company_row(
         first_trade_date=t.first_trade_date,
         last_trade_date=t.last_trade_date,
         latest_known_at=t.latest_known_at,
-        delta_own_median=None if median is None or math.isinf(median) else median,
-        delta_own_new=median is not None and math.isinf(median),
+        delta_own_median=median,
+        delta_own_new=new,
         n_purchases=t.n_purchases,
         flags=sorted(flags),
     )
@@ -424,13 +424,26 @@ def _buyer_names(parts: list[screener_repo.BuyerGroup]) -> list[str]:
 
 
 def _buyer_summary(key: str, parts: list[screener_repo.BuyerGroup]) -> tuple[BuyerSummary, int, int]:
-    """One buyer's window summary, and the unions of its purchases' flag and role bits."""
+    """One buyer's window summary from its groups, and the unions of its purchases' flag and role bits."""
     shares, value, role_bits, flag_bits, before = _buyer_totals(parts)
+    return _summary(key, _buyer_names(parts), shares, value, role_bits, flag_bits, before)
+
+
+def _summary(
+    key: str,
+    names: list[str],
+    shares: Decimal,
+    value: Decimal,
+    role_bits: int,
+    flag_bits: int,
+    before: Decimal | None,
+) -> tuple[BuyerSummary, int, int]:
+    """A buyer's window summary from its totals, with the unions of its purchases' flag and role bits."""
     # ΔOwn over the window: all shares this buyer bought ÷ what it held before its first purchase.
     ratio, new = delta_own(shares, before)
     summary = BuyerSummary.model_construct(
         key=key,
-        name=" / ".join(_buyer_names(parts)) or key,
+        name=" / ".join(names) or key,
         roles=list(roles_of_bits(role_bits)),
         shares=shares,
         value=value,

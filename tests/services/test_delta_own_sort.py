@@ -24,55 +24,11 @@ from app.models import EligiblePurchase
 from app.repositories import screener as screener_repo
 from app.schemas.screener import RoleFilter, ScreenerFilters
 from app.services.screener import ROLE_MASKS, build_screener_page, row_filter, window_of
-from tests.factories import Doc, Owner, Tx, edge_case_purchases, form4_xml, ingest_submissions, submission_txt
+from tests.factories import delta_own_filings, edge_case_purchases, ingest_submissions
 
 EP = EligiblePurchase
 START = date(2024, 1, 2)
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def _filings(seed: int) -> dict[str, bytes]:
-    """14 companies with 1-6 buyers each, 1-4 purchases a buyer. Holdings after each purchase make the
-    holding before it 0 (a new position), unknown, or 1, 2 or 4 times the shares bought (equal ratios
-    across companies); some buyers file a block twice (a chain), some purchases are filed late."""
-    rng = random.Random(seed)
-    files: dict[str, bytes] = {}
-    for k in range(14):
-        issuer = f"00000080{k:02d}"
-        for j in range(rng.randint(1, 6)):
-            buyer = Owner(f"000009{k:02d}{j:02d}", f"BUYER {k}-{j}", director=j % 2 == 0, officer=j % 2 == 1)
-            gp = Owner(f"000009{k:02d}9{j}", f"BUYER {k}-{j} GP", ten_percent=True)
-            for i in range(rng.randint(1, 4)):
-                day = START + timedelta(days=rng.randint(0, 300))
-                shares = rng.choice([100, 200, 500, 1000])
-                after = rng.choice([None, shares, 2 * shares, 3 * shares, 5 * shares])
-                price = f"{rng.randint(500, 3000) / 100:.2f}"
-                copies = [[buyer]] + ([[gp]] if rng.random() < 0.15 else [])
-                for c, filers in enumerate(copies):
-                    accepted = datetime.combine(day, datetime.min.time()) + timedelta(
-                        days=rng.choice([1, 1, 2, 3, 30]), hours=rng.randint(6, 20), minutes=c
-                    )
-                    doc = Doc(
-                        issuer_cik=issuer,
-                        ticker=f"DLT{k}",
-                        owners=filers,
-                        period=day.isoformat(),
-                        transactions=[
-                            Tx(
-                                shares=str(shares),
-                                price=price,
-                                trade_date=day.isoformat(),
-                                after=None if after is None else str(after),
-                            )
-                        ],
-                    )
-                    accession = f"000009{k:02d}{j:02d}-24-{i:04d}{c:02d}"
-                    files[f"{accession}.txt"] = submission_txt(
-                        form4_xml(doc),
-                        accession=accession,
-                        accepted_at_et=accepted.strftime("%Y-%m-%dT%H:%M:%S"),
-                    )
-    return files
 
 
 def _median_key(purchases: list[Any]) -> float:
@@ -93,7 +49,7 @@ def _median_key(purchases: list[Any]) -> float:
 
 
 def test_delta_own_sort_follows_the_median_of_the_purchases(clean_engine: Engine, tmp_path: Path) -> None:
-    ingest_submissions(clean_engine, tmp_path, _filings(5) | edge_case_purchases())
+    ingest_submissions(clean_engine, tmp_path, delta_own_filings(5) | edge_case_purchases())
     rng = random.Random(5)
     director = ROLE_MASKS[RoleFilter.director]
     filter_sets: list[tuple[dict[str, Any], Any]] = [
