@@ -1073,13 +1073,14 @@ def rule_purchases(
     no particular order. Cut into runs and groups in Python: one pass over rows read once cost less than
     PostgreSQL's sort and window passes over them, and the long runs needed a second read."""
     p = _from_run_start(session, since=since, until=until, w=w, bound_issuers=issuer_ciks is not None)
+    # Distinct: a filing's several rows on one day are one (half the rows of a busy window).
     stmt = select(
         p.c.issuer_cik,
         p.c.trade_date,
         p.c.owner_ciks,
         p.c.buyer_key,
         type_coerce(_filed_between(since, until, p.c.known_at), Boolean),
-    )
+    ).distinct()
     rows = core_rows(session, stmt) if issuer_ciks is None else _each_chunk(session, stmt, issuer_ciks)
     return list(map(RulePurchase._make, rows))
 
