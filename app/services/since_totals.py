@@ -20,6 +20,7 @@ from app.services import roles as roles_service
 
 
 def _role_bits(*names: str) -> int:
+    # clustering.roles_bits' bits; clustering imports this module, so not imported from there.
     return sum(1 << roles_service.ROLE_ORDER.index(name) for name in names)
 
 
