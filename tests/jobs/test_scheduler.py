@@ -147,7 +147,9 @@ def test_a_leader_whose_lock_went_with_its_connection_runs_nothing(
         assert lock._conn is not None
         pid = lock._conn.execute(text("SELECT pg_backend_pid()")).scalar()
         with clean_engine.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            # Waits (up to 5 s) until the backend is gone and its lock with it: without a timeout it only
+            # signals, and on a loaded machine the lock was still held a moment later.
+            conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
         assert other.try_acquire()
         sched._run("edgar.poll_current")  # the next tick: this process no longer leads
         assert ran == ["run"]
